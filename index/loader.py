@@ -1,0 +1,158 @@
+"""Read a corpus folder: .txt, .md, .html and .pdf files, recursively, into Documents.
+
+A file that cannot be read as text (not UTF-8, binary, empty after cleaning) is skipped
+with a warning naming it, so one bad file never stops the rest from being indexed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .cleaning import clean_text
+from .errors import CorpusError
+from .records import Document
+from .sentences import split_sentences
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+# Elements whose text a browser never shows.
+_INVISIBLE = ("script", "style", "noscript", "template", "head", "svg", "iframe", "nav", "footer")
+_MD_MARKUP = [
+    (re.compile(r"^\s{0,3}#{1,6}\s*", re.M), ""),  # heading markers
+    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), ""),  # images
+    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # links keep their text
+    (re.compile(r"(\*\*|__|`)"), ""),  # bold and code markers
+    (re.compile(r"^\s{0,3}>\s?", re.M), ""),  # block quotes
+]
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A corpus file found on disk, before it is read."""
+
+    doc_id: str
+    path: Path
+    content_hash: str
+
+
+def scan_corpus(corpus_dir: Path) -> list[SourceFile]:
+    """List the supported files under ``corpus_dir`` with their content hashes.
+
+    Raises CorpusError when the folder does not exist or holds no supported file.
+    """
+    corpus_dir = Path(corpus_dir)
+    if not corpus_dir.is_dir():
+        raise CorpusError(f"Corpus folder not found: {corpus_dir}")
+    files = []
+    for path in sorted(corpus_dir.rglob("*")):
+        rel = path.relative_to(corpus_dir)
+        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+            continue
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            continue
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as exc:
+            log.warning("skipped %s: cannot read it (%s)", rel.as_posix(), exc.strerror or exc)
+            continue
+        files.append(SourceFile(rel.as_posix(), path, digest))
+    if not files:
+        raise CorpusError(
+            f"No readable document in {corpus_dir} (looked for {', '.join(SUPPORTED_SUFFIXES)})"
+        )
+    return files
+
+
+def _decode(data: bytes, name: str) -> str | None:
+    if b"\x00" in data[:8192]:
+        log.warning("skipped %s: binary file, not text", name)
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        log.warning("skipped %s: not UTF-8 text", name)
+        return None
+
+
+def _html_text(html: str) -> tuple[str, str]:
+    """Visible text of an HTML page, one block per line, and its <title>."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    title_tag = soup.find("title")
+    title = title_tag.get_text(" ", strip=True) if title_tag else ""
+    h1 = soup.find("h1")
+    for tag in soup(list(_INVISIBLE)):
+        tag.decompose()
+    body = soup.body or soup
+    text = body.get_text("\n", strip=True)
+    return text, (h1.get_text(" ", strip=True) if h1 else title)
+
+
+def _pdf_text(data: bytes, name: str) -> tuple[str, str] | None:
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        pages = [page.extract_text() or "" for page in reader.pages]
+        title = (reader.metadata.title if reader.metadata else None) or ""
+    except (PyPdfError, ValueError, KeyError, OSError) as exc:
+        log.warning("skipped %s: unreadable PDF (%s)", name, exc)
+        return None
+    return "\n".join(pages), str(title)
+
+
+def read_document(source: SourceFile) -> Document | None:
+    """Read, clean and sentence-split one file; None (with a warning) when it is unusable."""
+    name = source.doc_id
+    try:
+        data = source.path.read_bytes()
+    except OSError as exc:
+        log.warning("skipped %s: cannot read it (%s)", name, exc.strerror or exc)
+        return None
+    suffix = source.path.suffix.lower()
+    title_hint = ""
+    if suffix == ".pdf":
+        result = _pdf_text(data, name)
+        if result is None:
+            return None
+        raw, title_hint = result
+    else:
+        decoded = _decode(data, name)
+        if decoded is None:
+            return None
+        raw = decoded
+        if suffix in (".html", ".htm"):
+            raw, title_hint = _html_text(raw)
+        elif suffix in (".md", ".markdown"):
+            for pattern, repl in _MD_MARKUP:
+                raw = pattern.sub(repl, raw)
+    cleaned = clean_text(raw, fallback_title=Path(name).stem)
+    if not cleaned.text.strip():
+        log.warning("skipped %s: no text left after cleaning", name)
+        return None
+    title = title_hint.strip() or cleaned.title
+    return Document(
+        doc_id=name,
+        title=title,
+        date=cleaned.date,
+        text=cleaned.text,
+        content_hash=source.content_hash,
+        sentences=tuple(split_sentences(cleaned.text)),
+    )
+
+
+def load_corpus(corpus_dir: Path) -> Iterator[Document]:
+    """Yield every usable document of a corpus folder (see ``scan_corpus`` for errors)."""
+    for source in scan_corpus(corpus_dir):
+        doc = read_document(source)
+        if doc is not None:
+            yield doc

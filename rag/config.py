@@ -1,0 +1,72 @@
+"""One frozen, typed configuration for the whole question-answering path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from index import IndexConfig
+
+MAX_QUESTION_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class RagConfig:
+    """Retrieval and answering settings. Thresholds were calibrated on eval/data/dev.jsonl."""
+
+    index: IndexConfig = field(default_factory=IndexConfig)
+    # Passages handed to the answerer (and shown as sources).
+    top_k: int = 5
+    # Dense + BM25 fused by reciprocal rank fusion; False uses dense retrieval only.
+    hybrid: bool = True
+    # RRF constant from Cormack et al. (2009); larger flattens the rank curve.
+    rrf_k: int = 60
+    # Candidates each retriever contributes before fusion, as a multiple of top_k.
+    candidate_factor: int = 4
+    # Passages whose embeddings are at least this similar count as one (syndicated copies).
+    dedup_threshold: float = 0.95
+    # The default, fully offline answerer.
+    answerer: str = "extractive"
+    # Answer length: at most this many sentences and (beyond the first) words.
+    max_sentences: int = 3
+    max_words: int = 60
+    # Sentence score = w_dense*cosine + w_lexical*term coverage + w_type*(asked type present)
+    # + w_passage*retrieval strength; weights sum to 1.
+    w_dense: float = 0.45
+    w_lexical: float = 0.30
+    w_type: float = 0.15
+    w_passage: float = 0.10
+    # Refuse when the best sentence scores below this.
+    min_score: float = 0.42
+    # Refuse a typed question (who/when/how many…) when the best sentence of the asked type
+    # covers less than this share of the question's terms (idf-weighted).
+    min_typed_coverage: float = 0.30
+    # Further sentences must score at least this share of the best one.
+    extra_sentence_ratio: float = 0.85
+    # Two sentences this similar say the same thing: one is kept, the other corroborates.
+    same_fact_similarity: float = 0.80
+    # A sentence of another article that carries the same answer (name, date, figure) and
+    # is at least this similar corroborates it and is cited too.
+    corroborate_similarity: float = 0.55
+    max_question_chars: int = MAX_QUESTION_CHARS
+
+    def __post_init__(self) -> None:
+        if self.top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {self.top_k}")
+        if not 1 <= self.max_sentences <= 10:
+            raise ValueError(f"max_sentences must be between 1 and 10, got {self.max_sentences}")
+        if self.rrf_k < 1 or self.candidate_factor < 1:
+            raise ValueError("rrf_k and candidate_factor must be >= 1")
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> RagConfig:
+        """Build from flat keyword arguments; index fields (``model``, ``max_tokens``…) go
+        to the nested IndexConfig. Unknown names raise TypeError."""
+        index_names = {f.name for f in fields(IndexConfig)}
+        own_names = {f.name for f in fields(cls)} - {"index"}
+        unknown = set(kwargs) - index_names - own_names
+        if unknown:
+            raise TypeError(f"unknown config option(s): {', '.join(sorted(unknown))}")
+        index = kwargs.pop("index", None) or IndexConfig()
+        index = replace(index, **{k: kwargs.pop(k) for k in list(kwargs) if k in index_names})
+        return cls(index=index, **kwargs)

@@ -1,0 +1,63 @@
+"""Plain result objects of the question-answering path; they serialise to the CLI's JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved passage, best first. ``score`` is the fused RRF score."""
+
+    chunk_id: str
+    source: str  # document path relative to the corpus folder
+    title: str
+    date: str | None
+    text: str
+    start: int  # offsets of the passage in the cleaned document
+    end: int
+    score: float
+    dense_rank: int | None = None  # 1-based rank in each retriever, None when not retrieved
+    bm25_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """What an ``[n]`` marker points at: a passage, and the sentence(s) in it that support."""
+
+    marker: int
+    source: str
+    title: str
+    date: str | None
+    chunk_id: str
+    text: str  # the cited passage
+    quote: str  # the supporting sentence(s), verbatim from the cleaned document
+    start: int  # quote offsets in the cleaned document
+    end: int
+
+
+@dataclass
+class Answer:
+    """An answer whose every sentence ends in ``[n]`` markers, or a refusal."""
+
+    question: str
+    text: str
+    refused: bool
+    citations: list[Citation] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    query: str = ""  # the question as used for retrieval (follow-ups resolved)
+    id: str | None = None
+    complete: bool = True  # False on the partial answers that ``stream`` yields
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object that ``rag ask --json`` prints."""
+        return {
+            "id": self.id,
+            "question": self.question,
+            "answer": self.text,
+            "refused": self.refused,
+            "citations": [asdict(c) for c in self.citations],
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }

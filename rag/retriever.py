@@ -1,0 +1,85 @@
+"""Hybrid retrieval: dense FAISS search and BM25, fused by reciprocal rank fusion."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from index import Embedder, IndexStore
+from index.chunking import embedding_text
+
+from .config import RagConfig
+from .records import Passage
+from .text import content_terms
+
+
+class Retriever(Protocol):
+    def retrieve(self, query: str, k: int | None = None) -> list[Passage]: ...
+
+
+def rrf_fuse(rankings: list[list[int]], k: int) -> dict[int, float]:
+    """Reciprocal rank fusion: score(d) = sum over rankings of 1 / (k + rank(d)), rank from 1."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return scores
+
+
+class HybridRetriever:
+    """Retrieves passages of an IndexStore; BM25 is built in memory at construction."""
+
+    def __init__(self, store: IndexStore, embedder: Embedder, config: RagConfig):
+        import bm25s
+
+        self.store = store
+        self.embedder = embedder
+        self.config = config
+        tokens = [content_terms(embedding_text(store.docs[c.doc_id].title, c.text)) for c in store.chunks]
+        self._bm25 = bm25s.BM25()
+        # bm25s needs a non-empty vocabulary; a placeholder keeps empty passages harmless.
+        self._bm25.index([t or ["\x00"] for t in tokens], show_progress=False)
+
+    def dense_ranking(self, query_vector: np.ndarray, n: int) -> list[int]:
+        n = min(n, self.store.faiss_index.ntotal)
+        _, ids = self.store.faiss_index.search(query_vector.reshape(1, -1), n)
+        return [int(i) for i in ids[0] if i >= 0]
+
+    def bm25_ranking(self, query: str, n: int) -> list[int]:
+        terms = content_terms(query)
+        if not terms:
+            return []
+        scores = self._bm25.get_scores(terms)
+        order = np.argsort(-scores, kind="stable")[:n]
+        return [int(i) for i in order if scores[i] > 0]
+
+    def retrieve(self, query: str, k: int | None = None, hybrid: bool | None = None) -> list[Passage]:
+        """Top ``k`` passages for ``query``, best first, near-duplicates collapsed."""
+        k = self.config.top_k if k is None else k
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        hybrid = self.config.hybrid if hybrid is None else hybrid
+        n = k * self.config.candidate_factor
+        query_vector = self.embedder.encode_queries([query])[0]
+        dense = self.dense_ranking(query_vector, n)
+        sparse = self.bm25_ranking(query, n) if hybrid else []
+        fused = rrf_fuse([dense, sparse] if sparse else [dense], self.config.rrf_k)
+        order = sorted(fused, key=lambda i: (-fused[i], i))
+        dense_rank = {i: r for r, i in enumerate(dense, 1)}
+        bm25_rank = {i: r for r, i in enumerate(sparse, 1)}
+        kept: list[int] = []
+        vectors = self.store.chunk_vectors
+        for row in order:
+            if any(float(vectors[row] @ vectors[j]) >= self.config.dedup_threshold for j in kept):
+                continue  # a near-copy of a better passage adds nothing
+            kept.append(row)
+            if len(kept) == k:
+                break
+        return [self._passage(row, fused[row], dense_rank.get(row), bm25_rank.get(row)) for row in kept]
+
+    def _passage(self, row: int, score: float, dense: int | None, bm25: int | None) -> Passage:
+        chunk = self.store.chunks[row]
+        doc = self.store.docs[chunk.doc_id]
+        return Passage(chunk.chunk_id, chunk.doc_id, doc.title, doc.date, chunk.text,
+                       chunk.start, chunk.end, score, dense, bm25)

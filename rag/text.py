@@ -1,0 +1,142 @@
+"""Word-level text analysis shared by retrieval, answering and verification.
+
+Everything here is rule-based and model-free: tokens and stems for lexical matching, and
+detectors for the answer types a question can ask for (names, dates, amounts, numbers).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_WORD = re.compile(r"[A-Za-z0-9]+(?:[.,][0-9]+)*")
+_POSSESSIVE = re.compile(r"(?<=\w)['\u2019]s?\b")
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it
+    its itself just me more most my myself no nor not now of off on once only or other our ours
+    out over own same she should so some such than that the their theirs them themselves then
+    there these they this those through to too under until up very was we were what when where
+    which while who whom whose why will with would you your yours s t ll re ve d m many much
+    according said says told tell reported reportedly according did does get got also one""".split()
+)
+# Question words and verbs that carry no content for matching.
+QUESTION_WORDS = frozenset(
+    "who whom whose what which when where why how many much did does do kind name named type".split()
+)
+
+MONTHS = (
+    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
+    r"Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
+)
+_DAYS = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+DATE_RE = re.compile(
+    rf"\b(?:{MONTHS}\s+\d{{1,2}}(?:,?\s+\d{{4}})?|\d{{1,2}}\s+{MONTHS}(?:\s+\d{{4}})?|"
+    rf"(?:in|since|by|until|early|late|mid-?|last|this|next)\s+{MONTHS}|{MONTHS}\s+(?:19|20)\d\d|"
+    rf"(?:on|last|this|next)\s+{_DAYS}|\b(?:19|20)\d\d\b|\d{{4}}-\d{{2}}-\d{{2}}|"
+    r"(?:last|this|next|previous)\s+(?:week|month|year)|(?:\w+|\d+)\s+(?:years|months|weeks|days)\s+ago)"
+)
+_NUMBER_WORDS = (
+    r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
+    r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|"
+    r"eighty|ninety|hundreds?|thousands?|millions?|billions?|dozens?|several|a few)"
+)
+AMOUNT_RE = re.compile(
+    r"(?:[$\u20ac\u00a3]\s?\d[\d,.]*(?:\s?(?:million|billion|thousand|[mbk]n?)\b)?|"
+    r"\b\d[\d,.]*\s?(?:million|billion|thousand)?\s?(?:dollars|euros|pounds|shekels|rials)\b|"
+    rf"\b{_NUMBER_WORDS}(?:\s+of\s+{_NUMBER_WORDS})*\s+of\s+dollars)",
+    re.IGNORECASE,
+)
+# A count: digits that are not a year, or a number word, before a noun.
+NUMBER_RE = re.compile(
+    rf"(?:\b\d[\d,.]*\b(?!-\d)|\b{_NUMBER_WORDS}\b)", re.IGNORECASE
+)
+_YEAR = re.compile(r"^(?:19|20)\d\d$")
+# Capitalised runs, with the particles that Arabic and European names carry inside them.
+ENTITY_RE = re.compile(
+    r"\b(?:(?:al|el|ad|bin|ibn)-)?[A-Z][\w\u2019'-]*(?:\s+(?:(?:al|el|ad|bin|ibn|of|the|de|for)[\s-]+)?"
+    r"(?:(?:al|el|ad)-)?[A-Z][\w\u2019'-]*)*"
+)
+# Words that mark a capitalised run as an organisation or place rather than a person.
+_NON_PERSON = frozenset(
+    """agency council brigades corps bureau office republic authority news institute party
+    movement ministry guard jihad strip gulf day state states nations union house times post
+    press axis front army forces wing online newspaper radio channel website embassy
+    administration government regime brotherhood policy east west""".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # noqa: ANN202 - PyStemmer has no type hints
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=50_000)
+def stem(word: str) -> str:
+    """Snowball stem of a lower-cased word."""
+    return _stemmer().stemWord(word)
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens, possessives removed, hyphenated names split."""
+    text = _POSSESSIVE.sub("", text.replace("-", " "))
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def content_terms(text: str) -> list[str]:
+    """Stems of the content words of ``text``, in order (stopwords and question words out)."""
+    return [stem(w) for w in words(text) if w not in STOPWORDS and w not in QUESTION_WORDS]
+
+
+def entities(text: str) -> list[str]:
+    """Capitalised name-like runs (people, places, organisations), sentence starters dropped."""
+    found = []
+    for m in ENTITY_RE.finditer(text):
+        span = m.group().strip()
+        start = m.start()
+        # Drop capitalised function words that lead a run ("The Iranian leader", "A Hamas").
+        while (parts := span.split(maxsplit=1)) and len(parts) == 2 and (
+            parts[0].lower() in STOPWORDS or parts[0].lower() in _COMMON_STARTERS
+        ):
+            start += len(span) - len(parts[1])
+            span = parts[1]
+        tokens = words(span)
+        if not tokens:
+            continue
+        at_start = start == 0 or text[:start].rstrip().endswith((".", "\u201c", '"', ":"))
+        if len(tokens) == 1 and (tokens[0] in STOPWORDS or tokens[0] in QUESTION_WORDS or at_start and tokens[0] in _COMMON_STARTERS):
+            continue
+        if all(t in STOPWORDS or t in QUESTION_WORDS for t in tokens):
+            continue
+        found.append(span)
+    return found
+
+
+_COMMON_STARTERS = frozenset(
+    """after before during although though while since until because therefore however
+    according both other some many most several only even iranian israeli palestinian
+    terrorists terrorism attempts relations""".split()
+)
+
+
+def is_person(entity: str) -> bool:
+    """A heuristic: two or more capitalised words, none of them an organisation word."""
+    tokens = words(entity)
+    return len(tokens) >= 2 and not any(t in _NON_PERSON for t in tokens) and not entity.isupper()
+
+
+def dates(text: str) -> list[str]:
+    return [m.group() for m in DATE_RE.finditer(text)]
+
+
+def amounts(text: str) -> list[str]:
+    return [m.group() for m in AMOUNT_RE.finditer(text)]
+
+
+def numbers(text: str) -> list[str]:
+    """Counts and figures in ``text``; bare years are dates, not numbers."""
+    return [m.group() for m in NUMBER_RE.finditer(text) if not _YEAR.match(m.group())]
