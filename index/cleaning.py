@@ -38,7 +38,10 @@ _DATE_HEADER = re.compile(r"^\s*date:?\s+(\d{4}-\d{2}-\d{2})\b\s*", re.IGNORECAS
 _MONTHS = (
     "january february march april may june july august september october november december"
 ).split()
-_MONTH_RE = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+_MONTH_RE = (
+    r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
 _DATE_MDY = re.compile(_MONTH_RE + r"\.?\s+(\d{1,2}),?\s+(\d{4})\b", re.IGNORECASE)
 _DATE_DMY = re.compile(r"\b(\d{1,2})\s+" + _MONTH_RE + r"\.?,?\s+(\d{4})\b", re.IGNORECASE)
 _DATELINE = re.compile(r"^[A-Z]{2,}[A-Za-z .,'-]{0,40}\s[-\u2013\u2014]\s")  # "JERUSALEM, Israel - "

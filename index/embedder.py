@@ -107,7 +107,7 @@ class SentenceTransformerEmbedder:
             return DEFAULT_DIMENSION  # known without loading the model
         return int(self._load().get_embedding_dimension())
 
-    def _load(self):  # noqa: ANN202 - SentenceTransformer is imported lazily
+    def _load(self):
         if self._model is not None:
             return self._model
         model_dir = self.model_dir

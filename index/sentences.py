@@ -17,7 +17,7 @@ _ATTRIBUTION = re.compile(
 
 
 @lru_cache(maxsize=1)
-def _segmenter():  # noqa: ANN202 - pysbd has no type hints
+def _segmenter():
     import pysbd
 
     return pysbd.Segmenter(language="en", clean=False, char_span=True)

@@ -40,9 +40,12 @@ class RagConfig:
     min_score: float = 0.42
     # Refuse a typed question (who/when/how many…) when the best sentence of the asked type
     # covers less than this share of the question's terms (idf-weighted).
-    min_typed_coverage: float = 0.30
+    min_typed_coverage: float = 0.20
+    # A typed question is answered only if its best sentence of the asked type is at least
+    # this relevant relative to the most relevant sentence overall (else it is a near miss).
+    typed_relative_min: float = 0.80
     # Further sentences must score at least this share of the best one.
-    extra_sentence_ratio: float = 0.85
+    extra_sentence_ratio: float = 0.90
     # Two sentences this similar say the same thing: one is kept, the other corroborates.
     same_fact_similarity: float = 0.80
     # A sentence of another article that carries the same answer (name, date, figure) and

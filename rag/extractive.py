@@ -44,7 +44,8 @@ class Candidate:
     chunk_id: str  # best-ranked retrieved passage holding the sentence
     passage_strength: float
     vector: np.ndarray
-    score: float = 0.0
+    score: float = 0.0  # relevance, plus the type bonus for typed questions
+    relevance: float = 0.0  # dense, lexical and passage evidence only, in 0..1
     coverage: float = 0.0  # share of the question's terms in the sentence (idf-weighted)
     context_coverage: float = 0.0  # the same, in the sentence's whole passage
     items: tuple[str, ...] = ()
@@ -85,13 +86,16 @@ class ExtractiveAnswerer:
     def unknown_names(self, question: str) -> list[str]:
         """Names and figures in the question that no document mentions."""
         unknown = []
-        for name in T.entities(question):
-            tokens = [w for w in T.words(name) if w not in T.STOPWORDS and len(w) > 1]
+        for name in T.entities(question, skip_first_word=True):
+            # Short acronyms (TV, UN) are as often common words as names: not judged.
+            tokens = [w for w, raw in zip(T.words(name), T.raw_words(name), strict=True)
+                      if w not in T.STOPWORDS and len(w) > 1 and not (raw.isupper() and len(raw) <= 3)]
             if any(not self._known(w) for w in tokens):
                 unknown.append(name)
         for figure in T.numbers(question) + [y for y in T.dates(question) if y.isdigit()]:
             digits = figure.replace(",", "")
-            if digits.isdigit() and len(digits) >= 2 and digits not in self._vocabulary and figure not in self._vocabulary:
+            known = digits in self._vocabulary or figure in self._vocabulary
+            if digits.isdigit() and len(digits) >= 2 and not known:
                 unknown.append(figure)
         return unknown
 
@@ -107,7 +111,7 @@ class ExtractiveAnswerer:
             return 0.0
         present = set(T.content_terms(sentence))
         weights = [self._idf.get(t, self._default_idf) for t in question_terms]
-        return sum(w for t, w in zip(question_terms, weights) if t in present) / sum(weights)
+        return sum(w for t, w in zip(question_terms, weights, strict=True) if t in present) / sum(weights)
 
     def candidates(self, passages: list[Passage]) -> list[Candidate]:
         """Sentences of the passages, each once, tagged with its best passage."""
@@ -136,12 +140,11 @@ class ExtractiveAnswerer:
             c.coverage = self._coverage(terms, c.text)
             c.context_coverage = self._coverage(terms, c.context)
             c.items = tuple(answer_items(c.text, qtype, question)) if qtype.typed else ()
-            if qtype.typed:
-                c.score = (cfg.w_dense * dense + cfg.w_lexical * c.coverage
-                           + cfg.w_type * bool(c.items) + cfg.w_passage * c.passage_strength)
-            else:  # no type to match: renormalise the other weights
-                c.score = (cfg.w_dense * dense + cfg.w_lexical * c.coverage
+            c.relevance = (cfg.w_dense * dense + cfg.w_lexical * c.coverage
                            + cfg.w_passage * c.passage_strength) / (1 - cfg.w_type)
+            c.score = c.relevance
+            if qtype.typed:
+                c.score = (1 - cfg.w_type) * c.relevance + cfg.w_type * bool(c.items)
         candidates.sort(key=lambda c: -c.score)
 
     # -- the answer -------------------------------------------------------------------------
@@ -156,12 +159,17 @@ class ExtractiveAnswerer:
         if not candidates:
             return Draft(refused=True, refusal=_DEFAULT_REFUSAL)
         self.score(question, qtype, candidates)
-        closest = candidates[0]
+        closest = max(candidates, key=lambda c: c.relevance)
         pool = [c for c in candidates if c.items] if qtype.typed else candidates
-        if not pool or (qtype.typed and pool[0].context_coverage < cfg.min_typed_coverage):
+        if not pool:
             return self._refuse(qtype, closest)
         best = pool[0]
-        if best.score < cfg.min_score:
+        if best.relevance < cfg.min_score:
+            return self._refuse(qtype, closest)
+        if qtype.typed and (best.relevance < cfg.typed_relative_min * closest.relevance
+                            or best.context_coverage < cfg.min_typed_coverage):
+            # The passage most about the question lacks the asked-for name, date or figure,
+            # and the sentences that have one are about something else: a near miss.
             return self._refuse(qtype, closest)
 
         chosen = [best]

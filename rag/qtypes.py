@@ -8,8 +8,17 @@ from dataclasses import dataclass
 from . import text as T
 
 _MONEY_FOCUS = frozenset("money aid funding funds cash dollars budget financing assistance pay cost".split())
-_PERSON_NOUNS = r"(?:person|official|leader|man|woman|commander|chief|head|spokesman|spokesperson|minister|president|adviser|advisor|expert|deputy|representative|member|cleric|politician|journalist|figure|ambassador|envoy|general)"
-_PLACE_NOUNS = r"(?:city|country|countries|place|capital|town|region|state|nation|location)"
+_PERSON_NOUNS = (
+    r"(?:person|official|leader|man|woman|commander|chief|head|spokesman|spokesperson|minister|"
+    r"president|adviser|advisor|expert|deputy|representative|member|cleric|politician|journalist|"
+    r"figure|ambassador|envoy|general)"
+)
+_ORG_NOUNS = (
+    r"(?:newspaper|agency|outlet|group|organi[sz]ation|movement|website|channel|media|company|body|"
+    r"party|alliance|militia|institute|news agency|force)"
+)
+_AUXILIARIES = frozenset("did does do was is has had will would".split())
+_PLACE_NOUNS = r"(?:city|cities|country|countries|place|capital|town|region|states?|nations?|location)"
 _DATE_NOUNS = r"(?:year|date|day|month|week|time)"
 
 
@@ -31,14 +40,14 @@ def classify(question: str) -> QuestionType:
     q = " ".join(question.lower().split())
     if m := re.search(r"\bhow (many|much)\s+(\w+)", q):
         focus = m.group(2)
-        if m.group(1) == "much" and (focus in _MONEY_FOCUS or focus in {"did", "does", "do", "was", "is", "has", "had", "will", "would"}):
+        if m.group(1) == "much" and (focus in _MONEY_FOCUS or focus in _AUXILIARIES):
             return QuestionType("amount", None if focus not in _MONEY_FOCUS else T.stem(focus))
         if focus in _MONEY_FOCUS:
             return QuestionType("amount", T.stem(focus))
         return QuestionType("quantity", T.stem(focus) if focus not in T.STOPWORDS else None)
     if re.search(r"\b(what|which) (amount|sum|figure|number|percentage|share)\b", q):
         return QuestionType("quantity")
-    if re.search(rf"\bwhen\b|\b(what|which|in what|on what) {_DATE_NOUNS}\b|\bsince when\b|\bhow long ago\b", q):
+    if re.search(rf"\bwhen\b|\b(what|which|in what|on what) {_DATE_NOUNS}\b|\bsince when\b", q):
         return QuestionType("date")
     if re.search(r"^\s*(who|whom)\s+(is|was|are|were)\s+[A-Z]", question.strip()) and T.entities(question):
         return QuestionType("open")  # "Who is X?" asks for a description, not a name
@@ -46,7 +55,9 @@ def classify(question: str) -> QuestionType:
         return QuestionType("person")
     if re.search(rf"\bwhere\b|\b(what|which|in what|in which) {_PLACE_NOUNS}\b", q):
         return QuestionType("place")
-    if re.search(r"\b(what|which)\s+(newspaper|agency|outlet|group|organi[sz]ation|movement|website|channel|media|company|body|party|alliance|militia|institute|news agency)\b", q):
+    if re.search(r"\bwhat (was|is) the name of\b|\bname (of )?the\b", q):
+        return QuestionType("entity")
+    if re.search(rf"\b(what|which)\s+(\w+\s+)?{_ORG_NOUNS}\b", q):
         return QuestionType("entity")
     return QuestionType("open")
 
@@ -76,10 +87,11 @@ def answer_items(sentence: str, qtype: QuestionType, question: str) -> list[str]
     if kind in ("quantity", "amount"):
         found = T.amounts(sentence) if kind == "amount" else T.amounts(sentence) + T.numbers(sentence)
         found = _new(found, qwords)
-        if found and qtype.focus and kind == "quantity":
-            # The figure must count the thing asked about, not anything else in the sentence.
-            if qtype.focus not in {T.stem(w) for w in T.words(sentence)}:
-                return []
+        # The figure must count the thing asked about, not anything else in the sentence.
+        if found and qtype.focus and kind == "quantity" and qtype.focus not in {
+            T.stem(w) for w in T.words(sentence)
+        }:
+            return []
         return found
     if kind in ("person", "place", "entity"):
         months = set(T.words(" ".join(_MONTH_NAMES)))

@@ -69,7 +69,7 @@ _NON_PERSON = frozenset(
 
 
 @lru_cache(maxsize=1)
-def _stemmer():  # noqa: ANN202 - PyStemmer has no type hints
+def _stemmer():
     import Stemmer
 
     return Stemmer.Stemmer("english")
@@ -81,10 +81,14 @@ def stem(word: str) -> str:
     return _stemmer().stemWord(word)
 
 
+def raw_words(text: str) -> list[str]:
+    """Word tokens as written, possessives removed, hyphenated names split."""
+    return _WORD.findall(_POSSESSIVE.sub("", text.replace("-", " ")))
+
+
 def words(text: str) -> list[str]:
     """Lower-cased word tokens, possessives removed, hyphenated names split."""
-    text = _POSSESSIVE.sub("", text.replace("-", " "))
-    return [w.lower() for w in _WORD.findall(text)]
+    return [w.lower() for w in raw_words(text)]
 
 
 def content_terms(text: str) -> list[str]:
@@ -92,12 +96,22 @@ def content_terms(text: str) -> list[str]:
     return [stem(w) for w in words(text) if w not in STOPWORDS and w not in QUESTION_WORDS]
 
 
-def entities(text: str) -> list[str]:
-    """Capitalised name-like runs (people, places, organisations), sentence starters dropped."""
+def entities(text: str, skip_first_word: bool = False) -> list[str]:
+    """Capitalised name-like runs (people, places, organisations), sentence starters dropped.
+
+    With ``skip_first_word`` the text's first word is taken as capitalised only because it
+    starts the sentence ("Besides Hamas, …" names Hamas, not "Besides Hamas").
+    """
     found = []
     for m in ENTITY_RE.finditer(text):
         span = m.group().strip()
         start = m.start()
+        if skip_first_word and start == len(text) - len(text.lstrip()):
+            parts = span.split(maxsplit=1)
+            if len(parts) < 2:
+                continue
+            start += len(span) - len(parts[1])
+            span = parts[1]
         # Drop capitalised function words that lead a run ("The Iranian leader", "A Hamas").
         while (parts := span.split(maxsplit=1)) and len(parts) == 2 and (
             parts[0].lower() in STOPWORDS or parts[0].lower() in _COMMON_STARTERS
@@ -108,7 +122,10 @@ def entities(text: str) -> list[str]:
         if not tokens:
             continue
         at_start = start == 0 or text[:start].rstrip().endswith((".", "\u201c", '"', ":"))
-        if len(tokens) == 1 and (tokens[0] in STOPWORDS or tokens[0] in QUESTION_WORDS or at_start and tokens[0] in _COMMON_STARTERS):
+        word = tokens[0]
+        if len(tokens) == 1 and (
+            word in STOPWORDS or word in QUESTION_WORDS or (at_start and word in _COMMON_STARTERS)
+        ):
             continue
         if all(t in STOPWORDS or t in QUESTION_WORDS for t in tokens):
             continue

@@ -1,0 +1,200 @@
+"""The `rag` command: index a corpus, ask questions, benchmark.
+
+Every error a user can cause ends in one line on stderr and a non-zero exit code:
+2 for bad input (an empty question, a missing corpus), 1 for anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from .config import MAX_QUESTION_CHARS
+from .paths import DEFAULT_CORPUS
+
+log = logging.getLogger("rag")
+
+
+def _add_corpus_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS,
+                   help="folder of articles (default: the project's corpus/)")
+    p.add_argument("--index-dir", type=Path, default=None,
+                   help="where the index is stored (default: a per-corpus folder in the user cache)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("index", help="build or update the index of a corpus")
+    _add_corpus_args(p)
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything from scratch")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("ask", help="answer a question with citations")
+    p.add_argument("question", nargs="?", help="the question (or use --file)")
+    _add_corpus_args(p)
+    p.add_argument("-k", "--top-k", type=int, default=None, help="passages to retrieve (default 5)")
+    p.add_argument("--no-hybrid", action="store_true", help="dense retrieval only, no BM25")
+    p.add_argument("--json", action="store_true", help="print one JSON object per answer")
+    p.add_argument("--file", type=Path, help="JSONL file of {\"question\", \"id\"} objects ('-' for stdin)")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("bench", help="measure cold start, build time, latency, throughput, memory")
+    _add_corpus_args(p)
+    p.add_argument("--questions", type=Path, default=None, help="questions file, one per line")
+    p.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def _open_bot(args: argparse.Namespace, progress: bool = False, **config: Any):
+    from .chatbot import Chatbot
+
+    return Chatbot.from_corpus(args.corpus, index_dir=args.index_dir, progress=progress, **config)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from index import IndexConfig, SentenceTransformerEmbedder, open_index, rebuild_hint
+
+    from .paths import default_index_dir
+
+    config = IndexConfig()
+    index_dir = args.index_dir or default_index_dir(args.corpus)
+    embedder = SentenceTransformerEmbedder(config.model, config.device, config.batch_size)
+    store, report = open_index(args.corpus, index_dir, config, embedder, rebuild=args.rebuild,
+                               progress=True, fix=rebuild_hint(args.corpus, args.index_dir))
+    counts = store.manifest["counts"]
+    if report.reused:
+        print(f"Index up to date: {counts['documents']} documents, {counts['chunks']} passages ({index_dir})")
+    else:
+        print(f"Indexed {counts['documents']} documents, {counts['chunks']} passages in "
+              f"{report.seconds:.1f}s: {len(report.embedded)} files embedded, {len(report.kept)} reused, "
+              f"{len(report.removed)} removed, {len(report.skipped)} skipped ({index_dir})")
+    return 0
+
+
+def format_answer(answer: Any) -> str:
+    """Human-readable answer with a numbered source list."""
+    lines = [answer.text, ""]
+    if answer.citations:
+        lines.append("Sources:")
+        for c in answer.citations:
+            date = f", {c.date}" if c.date else ""
+            lines.append(f"  [{c.marker}] {c.title} ({c.source}{date})")
+            lines.append(f"      \u201c{c.quote}\u201d")
+    return "\n".join(lines).rstrip()
+
+
+def _read_questions(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    """Yield (line number, item, error) for each non-blank line of a JSONL file."""
+    handle: TextIO = sys.stdin if str(path) == "-" else open(path, encoding="utf-8")  # noqa: SIM115
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield number, None, f"line {number}: invalid JSON ({exc.msg})"
+                continue
+            if not isinstance(item, dict) or not isinstance(item.get("question"), str):
+                yield number, item if isinstance(item, dict) else None, \
+                    f"line {number}: expected an object with a \"question\" string"
+                continue
+            yield number, item, None
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from .chatbot import validate_question
+
+    if (args.question is None) == (args.file is None):
+        raise ValueError("give either a QUESTION or --file FILE")
+    if args.file is None:
+        validate_question(args.question, MAX_QUESTION_CHARS)  # fail fast, before loading anything
+    elif str(args.file) != "-" and not args.file.is_file():
+        raise ValueError(f"questions file not found: {args.file}")
+    config: dict[str, Any] = {"hybrid": not args.no_hybrid}
+    if args.top_k is not None:
+        config["top_k"] = args.top_k
+    bot = _open_bot(args, **config)
+
+    def emit(answer: Any) -> None:
+        print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else format_answer(answer),
+              flush=True)
+
+    if args.file is None:
+        emit(bot.ask(args.question))
+        return 0
+    for number, item, error in _read_questions(args.file):
+        qid = item.get("id") if item else None
+        if error is None:
+            try:
+                answer = bot.ask(item["question"])
+            except ValueError as exc:
+                error = f"line {number}: {exc}"
+            else:
+                answer.id = qid
+                emit(answer)
+                if not args.json:
+                    print()
+                continue
+        if args.json:
+            print(json.dumps({"id": qid, "line": number, "error": error}, ensure_ascii=False), flush=True)
+        else:
+            print(f"error: {error}\n", file=sys.stderr)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import print_table, run_bench
+
+    results = run_bench(args.corpus, args.questions)
+    print_table(results)
+    if args.json:
+        print(json.dumps(results))
+    return 0
+
+
+def _setup_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    for name in ("index", "rag"):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+    logging.addLevelName(logging.WARNING, "warning")
+    # Libraries' deprecation chatter is for their developers, not for our users.
+    warnings.filterwarnings("ignore")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `rag` console script."""
+    from index import RagError
+
+    _setup_logging()
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as exc:  # bad input, including CorpusError
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("RAG_DEBUG"):
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {exc} (RAG_DEBUG=1 shows details)", file=sys.stderr)
+        return 1
