@@ -69,7 +69,7 @@ def open_index(
     sources = scan_corpus(corpus_dir)
     old = None if rebuild else read_index(index_dir, fix)
     if old is not None:
-        check_model(old.manifest, embedder.name, embedder.weights_hash, embedder.dimension, fix)
+        check_model(old.manifest, embedder, fix)
         if _up_to_date(old, sources, config):
             report = BuildReport(reused=True, kept=list(old.docs), chunks=len(old.chunks))
             report.skipped = list(old.manifest.get("skipped", {}))

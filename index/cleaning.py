@@ -108,8 +108,13 @@ def _fallback_title(body: list[str]) -> str:
     return cut.rstrip(",;:") + "\u2026"
 
 
-def clean_text(raw: str, fallback_title: str = "") -> CleanText:
-    """Clean raw article text; see the module docstring for the rules."""
+def clean_text(raw: str, title_hint: str = "", fallback_title: str = "") -> CleanText:
+    """Clean raw article text; see the module docstring for the rules.
+
+    ``title_hint`` is a title known from markup (an HTML <h1>, PDF metadata); it wins over
+    the headline found in the text and is removed from the body where it heads it.
+    ``fallback_title`` is used when neither exists and the text has no first sentence.
+    """
     lines = normalise_lines(raw)
     date = extract_date(lines)
     if lines and (m := _DATE_HEADER.match(lines[0])):
@@ -122,8 +127,10 @@ def clean_text(raw: str, fallback_title: str = "") -> CleanText:
         if _TAIL.match(line) and len(kept) >= 3:
             break  # everything after is a link list, not article text
         if _CREDIT.search(line):
-            # A caption is often repeated just above its credit-only line.
-            if kept and _is_credit_only(line) and i > 0 and lines[i - 1] == kept[-1]:
+            # A caption is often repeated just above its credit-only line; captions, unlike
+            # body paragraphs, seldom end with a full stop.
+            if (kept and _is_credit_only(line) and i > 0 and lines[i - 1] == kept[-1]
+                    and not kept[-1].endswith((".", "!", "?", '"', "\u201d"))):
                 kept.pop()
             continue
         kept.append(line)
@@ -139,13 +146,13 @@ def clean_text(raw: str, fallback_title: str = "") -> CleanText:
 
     title = ""
     for j, line in enumerate(deduped[:4]):
-        if _is_title(line):
+        if (title_hint and line == title_hint) or (not title_hint and _is_title(line)):
             title = line
             # Lines above the headline are section labels ("Iran", "World").
             deduped = deduped[j + 1:]
             break
     if not title:
-        title = _fallback_title(deduped) or fallback_title
+        title = title_hint or _fallback_title(deduped) or fallback_title
     return CleanText(title=title, date=date, text="\n\n".join(deduped))
 
 

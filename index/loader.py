@@ -135,14 +135,13 @@ def read_document(source: SourceFile) -> Document | None:
         elif suffix in (".md", ".markdown"):
             for pattern, repl in _MD_MARKUP:
                 raw = pattern.sub(repl, raw)
-    cleaned = clean_text(raw, fallback_title=Path(name).stem)
+    cleaned = clean_text(raw, title_hint=" ".join(title_hint.split()), fallback_title=Path(name).stem)
     if not cleaned.text.strip():
         log.warning("skipped %s: no text left after cleaning", name)
         return None
-    title = title_hint.strip() or cleaned.title
     return Document(
         doc_id=name,
-        title=title,
+        title=cleaned.title,
         date=cleaned.date,
         text=cleaned.text,
         content_hash=source.content_hash,

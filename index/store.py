@@ -187,10 +187,16 @@ def read_index(index_dir: Path, fix: str) -> IndexStore | None:
     return store
 
 
-def check_model(manifest: dict[str, Any], name: str, weights_hash: str, dimension: int, fix: str) -> None:
-    """Raise IndexMismatchError when the index was built with another embedding model."""
+def check_model(manifest: dict[str, Any], embedder: Any, fix: str) -> None:
+    """Raise IndexMismatchError when the index was built with another embedding model.
+
+    The weights hash is compared first, so a mismatch is reported without loading the model.
+    """
     built = manifest.get("model", {})
-    if built.get("weights_sha256") != weights_hash or built.get("dimension") != dimension:
+    name, weights_hash = embedder.name, embedder.weights_hash
+    same_weights = built.get("weights_sha256") == weights_hash
+    dimension = embedder.dimension if same_weights else "?"
+    if not same_weights or built.get("dimension") != dimension:
         raise IndexMismatchError(
             f"The index was built with model {built.get('name')} (dimension {built.get('dimension')}, "
             f"weights {str(built.get('weights_sha256'))[:12]}…) but {name} (dimension {dimension}, "

@@ -39,11 +39,13 @@ class RagConfig:
     # Refuse when the best sentence scores below this.
     min_score: float = 0.42
     # Refuse a typed question (who/when/how many…) when the best sentence of the asked type
-    # covers less than this share of the question's terms (idf-weighted).
+    # covers less than this share of the question's terms (idf-weighted), within its passage
+    # and within the sentence itself.
     min_typed_coverage: float = 0.20
+    min_typed_sentence_coverage: float = 0.10
     # A typed question is answered only if its best sentence of the asked type is at least
     # this relevant relative to the most relevant sentence overall (else it is a near miss).
-    typed_relative_min: float = 0.80
+    typed_relative_min: float = 0.65
     # Further sentences must score at least this share of the best one.
     extra_sentence_ratio: float = 0.90
     # Two sentences this similar say the same thing: one is kept, the other corroborates.

@@ -167,7 +167,8 @@ class ExtractiveAnswerer:
         if best.relevance < cfg.min_score:
             return self._refuse(qtype, closest)
         if qtype.typed and (best.relevance < cfg.typed_relative_min * closest.relevance
-                            or best.context_coverage < cfg.min_typed_coverage):
+                            or best.context_coverage < cfg.min_typed_coverage
+                            or best.coverage < cfg.min_typed_sentence_coverage):
             # The passage most about the question lacks the asked-for name, date or figure,
             # and the sentences that have one are about something else: a near miss.
             return self._refuse(qtype, closest)

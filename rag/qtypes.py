@@ -49,7 +49,7 @@ def classify(question: str) -> QuestionType:
         return QuestionType("quantity")
     if re.search(rf"\bwhen\b|\b(what|which|in what|on what) {_DATE_NOUNS}\b|\bsince when\b", q):
         return QuestionType("date")
-    if re.search(r"^\s*(who|whom)\s+(is|was|are|were)\s+[A-Z]", question.strip()) and T.entities(question):
+    if re.search(r"^\s*(?i:who|whom)\s+(?i:is|was|are|were)\s+[A-Z]", question.strip()) and T.entities(question):
         return QuestionType("open")  # "Who is X?" asks for a description, not a name
     if re.search(rf"\b(who|whom|whose)\b|\b(what|which) {_PERSON_NOUNS}\b", q):
         return QuestionType("person")

@@ -1,0 +1,80 @@
+import logging
+from pathlib import Path
+
+import pytest
+
+from index import CorpusError
+from index.loader import load_corpus, scan_corpus
+
+from .pdfmaker import write_pdf
+
+
+def _docs(root: Path) -> dict:
+    return {d.doc_id: d for d in load_corpus(root)}
+
+
+def test_reads_txt_md_html_recursively_with_relative_ids(small_corpus):
+    docs = _docs(small_corpus)
+    assert sorted(docs) == ["a.txt", "b.md", "world/c.html"]
+    assert docs["a.txt"].title == "Rocket attack on the border"
+    assert docs["b.md"].title == "Talks in Cairo"
+    assert docs["b.md"].date == "2019-09-03"
+    assert docs["b.md"].text.startswith("Egyptian mediators")
+
+
+def test_html_keeps_visible_text_only(small_corpus):
+    doc = _docs(small_corpus)["world/c.html"]
+    assert doc.title == "Aid pledge"
+    assert doc.text == "The fund pledged $5 million for schools in the region."
+    assert "var x" not in doc.text and "color" not in doc.text
+
+
+def test_reads_pdf_text_and_title(tmp_path):
+    write_pdf(tmp_path / "report.pdf", ["Budget report for the year", "The council approved 40 new schools."],
+              title="Council budget")
+    doc = _docs(tmp_path)["report.pdf"]
+    assert doc.title == "Council budget"
+    assert "The council approved 40 new schools." in doc.text
+
+
+def test_sentence_offsets_map_back_into_the_cleaned_text(small_corpus):
+    doc = _docs(small_corpus)["a.txt"]
+    sentences = [doc.text[a:b] for a, b in doc.sentences]
+    assert sentences == ["Militants fired 12 rockets at the town on Monday.", "The army said nobody was hurt.",
+                         "The mayor, Dr. Ruth Levi, asked for calm."]
+
+
+def test_bad_files_are_skipped_with_a_warning_naming_them(small_corpus, caplog):
+    (small_corpus / "latin1.txt").write_bytes("Caf\xe9 cr\xe8me".encode("latin-1"))
+    (small_corpus / "blob.txt").write_bytes(b"\x00\x01\x02binary")
+    (small_corpus / "empty.md").write_text("   \n\n", encoding="utf-8")
+    (small_corpus / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
+    with caplog.at_level(logging.WARNING):
+        docs = _docs(small_corpus)
+    assert sorted(docs) == ["a.txt", "b.md", "world/c.html"]
+    messages = " | ".join(r.getMessage() for r in caplog.records)
+    for name in ("latin1.txt", "blob.txt", "empty.md", "broken.pdf"):
+        assert name in messages
+
+
+def test_hidden_and_unsupported_files_are_ignored(small_corpus):
+    (small_corpus / ".secret.txt").write_text("hidden text here", encoding="utf-8")
+    (small_corpus / "image.png").write_bytes(b"\x89PNG")
+    assert [s.doc_id for s in scan_corpus(small_corpus)] == ["a.txt", "b.md", "world/c.html"]
+
+
+def test_missing_corpus_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(CorpusError, match="Corpus folder not found"):
+        scan_corpus(tmp_path / "nope")
+
+
+def test_folder_without_documents_is_a_clear_error(tmp_path):
+    (tmp_path / "notes.csv").write_text("a,b\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match="No readable document"):
+        scan_corpus(tmp_path)
+
+
+def test_hostile_html_in_a_text_file_is_kept_as_text(tmp_path):
+    (tmp_path / "x.txt").write_text("Hostile page title\n\nHello <script>alert(1)</script> there.\n",
+                                    encoding="utf-8")
+    assert "<script>alert(1)</script>" in _docs(tmp_path)["x.txt"].text

@@ -1,0 +1,89 @@
+from typing import ClassVar
+
+import numpy as np
+import pytest
+
+from index import IndexConfig, open_index
+from rag.config import RagConfig
+from rag.retriever import HybridRetriever, rrf_fuse
+
+
+def test_rrf_matches_a_hand_computed_example():
+    # d0: 1/(60+1) + 1/(60+3); d1: 1/(60+2); d2: 1/(60+3) + 1/(60+1); d3: 1/(60+2)
+    fused = rrf_fuse([[0, 1, 2], [2, 3, 0]], k=60)
+    assert fused[0] == pytest.approx(1 / 61 + 1 / 63)
+    assert fused[1] == pytest.approx(1 / 62)
+    assert fused[2] == pytest.approx(1 / 63 + 1 / 61)
+    assert fused[3] == pytest.approx(1 / 62)
+
+
+def test_rrf_of_nothing_is_empty():
+    assert rrf_fuse([[], []], k=60) == {}
+
+
+class FourDimEmbedder:
+    """Hand-written 4-dimensional vectors keyed by a word in the text."""
+
+    name = "four"
+    weights_hash = "4" * 64
+    dimension = 4
+    _axes: ClassVar[dict[str, int]] = {"rocket": 0, "talks": 1, "aid": 2, "weather": 3}
+
+    def _v(self, text):
+        v = np.zeros(4, dtype=np.float32)
+        for word, axis in self._axes.items():
+            if word in text.lower():
+                v[axis] = 1
+        return v / (np.linalg.norm(v) or 1)
+
+    def encode_documents(self, texts, progress=False):
+        return np.stack([self._v(t) for t in texts]).astype(np.float32)
+
+    def encode_queries(self, texts):
+        return self.encode_documents(texts)
+
+    def count_tokens(self, text):
+        return len(text.split())
+
+
+@pytest.fixture
+def dup_corpus(tmp_path):
+    root = tmp_path / "c"
+    root.mkdir()
+    (root / "one.txt").write_text("Rocket report from the south\n\nA rocket hit a field near the fence.\n")
+    (root / "two.txt").write_text("Rocket report copied by a wire\n\nA rocket hit a field near the fence.\n")
+    (root / "three.txt").write_text("Talks in Cairo end quickly\n\nThe talks ended without a deal.\n")
+    (root / "four.txt").write_text("Aid arrives for the winter\n\nThe aid convoy arrived at dawn.\n")
+    return root
+
+
+def _retriever(corpus, tmp_path, **cfg):
+    embedder = FourDimEmbedder()
+    store, _ = open_index(corpus, tmp_path / "i", IndexConfig(max_tokens=64), embedder)
+    return HybridRetriever(store, embedder, RagConfig(**cfg))
+
+
+def test_near_duplicate_passages_are_collapsed(dup_corpus, tmp_path):
+    passages = _retriever(dup_corpus, tmp_path).retrieve("rocket field", k=3)
+    sources = [p.source for p in passages]
+    assert len([s for s in sources if s in ("one.txt", "two.txt")]) == 1
+    assert len(passages) == 3
+
+
+def test_top_k_and_ranks_are_reported(dup_corpus, tmp_path):
+    retriever = _retriever(dup_corpus, tmp_path, top_k=2)
+    passages = retriever.retrieve("aid convoy")
+    assert len(passages) == 2
+    assert passages[0].source == "four.txt"
+    assert passages[0].dense_rank == 1 and passages[0].bm25_rank == 1
+    assert passages[0].score >= passages[1].score
+
+
+def test_dense_only_mode_ignores_bm25(dup_corpus, tmp_path):
+    passages = _retriever(dup_corpus, tmp_path).retrieve("aid convoy", k=2, hybrid=False)
+    assert all(p.bm25_rank is None for p in passages)
+
+
+def test_k_below_one_is_rejected(dup_corpus, tmp_path):
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        _retriever(dup_corpus, tmp_path).retrieve("aid", k=0)

@@ -1,0 +1,67 @@
+from rag import text as T
+from rag.followup import normalise_history, resolve_followup
+from rag.qtypes import QuestionType, answer_items, classify
+
+
+def test_classify_reads_the_asked_type():
+    assert classify("Who led the Hamas delegation?").kind == "person"
+    assert classify("How many rockets did Hamas fire?") == QuestionType("quantity", "rocket")
+    assert classify("How much did Iran pay the families?").kind == "amount"
+    assert classify("How much money did Khamenei promise?").kind == "amount"
+    assert classify("When did the drone come down?").kind == "date"
+    assert classify("In what year did the war start?").kind == "date"
+    assert classify("Where did the diplomats meet?").kind == "place"
+    assert classify("Which newspaper reported the talks?").kind == "entity"
+    assert classify("Who is Mahmoud al-Zahar?").kind == "open"
+    assert classify("Why did Syria cut ties?").kind == "open"
+
+
+def test_answer_items_find_names_dates_and_figures_not_in_the_question():
+    q = "Who led the delegation that met Khamenei?"
+    s = "The delegation is headed by Saleh Al-Arouri, deputy chairman of Hamas' political wing."
+    assert answer_items(s, classify(q), q) == ["Saleh Al-Arouri"]
+    assert answer_items("Khamenei met Ayatollah Ali Khamenei.", classify(q), q) == []
+    q = "How many rockets were fired?"
+    assert answer_items("They fired 12 rockets on Monday.", classify(q), q) == ["12"]
+    assert answer_items("They fired rockets at 9,000 homes.", classify(q), q) == ["9,000"]
+    assert answer_items("It gave 9,000 families aid.", classify(q), q) == []  # counts no rockets
+    q = "When was the drone shot down?"
+    assert answer_items("It shot down a US drone June 20 over the Gulf.", classify(q), q) == ["June 20"]
+
+
+def test_numbers_are_not_years_and_amounts_keep_currency():
+    assert T.numbers("In 2019 they paid 651,000 to 20 families") == ["651,000", "20"]
+    assert T.amounts("It paid $651,000 and $70 million in aid.") == ["$651,000", "$70 million"]
+
+
+def test_entities_drop_leading_function_words_and_sentence_starts():
+    assert T.entities("A Hamas delegation met Ali Khamenei.") == ["Hamas", "Ali Khamenei"]
+    assert T.entities("Besides Hamas, who joined?", skip_first_word=True) == ["Hamas"]
+
+
+def test_follow_up_pronoun_resolves_to_the_person_in_the_last_answer():
+    history = [{"role": "user", "content": "Who led the Hamas delegation that met Khamenei?"},
+               {"role": "assistant", "content": "The delegation is headed by Saleh Al-Arouri, deputy chairman. [1]"}]
+    assert resolve_followup("What did he promise Khamenei?", history) == "What did Saleh Al-Arouri promise Khamenei?"
+    assert resolve_followup("What was his title?", history) == "What was Saleh Al-Arouri's title?"
+
+
+def test_follow_up_without_a_person_appends_the_earlier_names():
+    history = ["How much did Iran pay to families in Gaza?"]
+    assert resolve_followup("Why did it do that?", history) == "Why did it do that? (Iran, Gaza)"
+
+
+def test_question_without_history_or_pronoun_is_unchanged():
+    assert resolve_followup("Who is Velayati?", None) == "Who is Velayati?"
+    assert resolve_followup("Who is Velayati?", ["Who led the delegation?"]) == "Who is Velayati?"
+
+
+def test_history_accepts_pairs_and_rejects_garbage():
+    assert normalise_history([("q?", "a.")]) == [{"role": "user", "content": "q?"},
+                                                 {"role": "assistant", "content": "a."}]
+    import pytest
+
+    with pytest.raises(ValueError):
+        normalise_history([{"role": "system"}])
+    with pytest.raises(ValueError):
+        normalise_history([42])
