@@ -57,6 +57,9 @@ class Chatbot:
         if config.answerer != "extractive":
             raise ValueError(f"unknown answerer {config.answerer!r}; available: extractive")
         self.answerer = ExtractiveAnswerer(store, embedder, config)
+        # Load the model now rather than inside the first question, so that question's
+        # timings measure answering, not start-up.
+        embedder.encode_queries(["warm-up"])
 
     @classmethod
     def from_corpus(cls, path: str | Path = DEFAULT_CORPUS, *, index_dir: str | Path | None = None,
