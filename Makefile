@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install test chat bench lint index clean
+.PHONY: install test chat bench eval lint index clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ chat: install index
 
 bench: install
 	$(BIN)/rag bench
+
+eval: install
+	$(BIN)/rag eval --out eval/out
 
 lint: install
 	$(BIN)/ruff check .

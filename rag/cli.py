@@ -52,7 +52,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--questions", type=Path, default=None, help="questions file, one per line")
     p.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
     p.set_defaults(func=cmd_bench)
+    _add_plugins(sub)
     return parser
+
+
+def _add_plugins(sub: argparse._SubParsersAction) -> None:
+    """Subcommands that other packages (eval, ui) register under the `rag.commands` entry-point
+    group, so that rag never imports the layers built on top of it."""
+    from importlib.metadata import entry_points
+
+    for entry in sorted(entry_points(group="rag.commands"), key=lambda e: e.name):
+        try:
+            register = entry.load()
+        except ImportError as exc:  # a broken optional layer must not break `rag ask`
+            log.debug("command %s unavailable: %s", entry.name, exc)
+            continue
+        register(sub)
 
 
 def _open_bot(args: argparse.Namespace, progress: bool = False, **config: Any):

@@ -1,0 +1,54 @@
+"""`rag eval`: the question-answer benchmark (plugged into the `rag` command)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from .dataset import DEFAULT_SET
+
+DEFAULT_OUT = Path("eval/out")
+
+
+def register(sub: Any) -> None:
+    """Add the `eval` subcommand to the `rag` command's subparsers."""
+    from rag.paths import DEFAULT_CORPUS
+
+    p = sub.add_parser("eval", help="run the question-answer benchmark and write reports")
+    p.add_argument("--set", type=Path, default=DEFAULT_SET, help=f"question file (default {DEFAULT_SET.name})")
+    p.add_argument("--answerer", action="append", default=None,
+                   help="answerer to evaluate; repeat to compare side by side (default: extractive)")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for report.json/.md/.png")
+    p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="folder of articles")
+    p.add_argument("--index-dir", type=Path, default=None, help="where the index is stored")
+    p.add_argument("--nli-model", default=None, help="local NLI cross-encoder directory for the checker")
+    p.add_argument("--squad", type=Path, default=None, help="evaluate on a SQuAD v2.0 file instead")
+    p.add_argument("--limit", type=int, default=None, help="with --squad: only the first N questions")
+    p.set_defaults(func=cmd_eval)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from .report import write_reports
+    from .tables import print_meta, print_summary
+
+    if args.squad is not None:
+        from .squad import run_squad
+
+        result = run_squad(args.squad, out_dir=args.out, limit=args.limit)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "squad_report.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+        print_summary({"squad": {k: v for k, v in result.items() if k != "items"}},
+                      title=f"SQuAD v2.0: {args.squad.name}")
+        print(f"wrote {args.out / 'squad_report.json'}")
+        return 0
+    from .benchmark import run_benchmark
+
+    report = run_benchmark(args.set, args.corpus, args.answerer or ["extractive"], args.index_dir, args.nli_model)
+    print_summary(report["answerers"], title=f"rag eval: {args.set.name} ({report['questions']} questions)")
+    print_meta(report["checker_meta"])
+    for path in write_reports(report, args.out):
+        print(f"wrote {path}")
+    return 0

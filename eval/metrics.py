@@ -1,0 +1,131 @@
+"""Metrics of the benchmark. Each is a small pure function, unit-tested by hand."""
+
+from __future__ import annotations
+
+import collections
+import re
+import string
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from rag.bench import percentile  # noqa: F401 - the runner takes it from here
+
+if TYPE_CHECKING:
+    from rag.support import SupportChecker
+
+_MARKERS = re.compile(r"\[(\d+)\]")
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+# A sentence is the text up to a run of markers followed by whitespace or the end.
+_SENTENCE = re.compile(r"(.+?)((?:\s*\[\d+\])+)(?=\s|$)", re.S)
+
+
+# -- answers (SQuAD v2.0 normalisation and token F1) -----------------------------------------
+def normalize_answer(s: str) -> str:
+    """Lower case, drop punctuation, articles and extra whitespace (official SQuAD v2.0,
+    plus typographic quotes, which news text is full of)."""
+    s = s.lower()
+    s = "".join(ch for ch in s if ch not in set(string.punctuation) | {"\u2019", "\u2018", "\u201c", "\u201d"})
+    s = _ARTICLES.sub(" ", s)
+    return " ".join(s.split())
+
+
+def token_f1(prediction: str, gold: str) -> float:
+    """SQuAD token F1 between two strings."""
+    pred, ref = normalize_answer(prediction).split(), normalize_answer(gold).split()
+    if not pred or not ref:
+        return float(pred == ref)
+    common = collections.Counter(pred) & collections.Counter(ref)
+    same = sum(common.values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(pred), same / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def strip_markers(text: str) -> str:
+    return " ".join(_MARKERS.sub(" ", text).split())
+
+
+def contains(answer: str, alternative: str) -> bool:
+    """True when the normalised alternative occurs, as whole words, in the normalised answer."""
+    # Markers go first, so "[1]" never matches a numeric answer "1".
+    a, b = f" {normalize_answer(strip_markers(answer))} ", f" {normalize_answer(alternative)} "
+    return b.strip() != "" and b in a
+
+
+def fact_recall(answer: str, facts: Sequence[Sequence[str]]) -> bool:
+    """All gold facts present: each fact has at least one alternative in the answer."""
+    return bool(facts) and all(any(contains(answer, alt) for alt in fact) for fact in facts)
+
+
+def answer_f1(answer: str, facts: Sequence[Sequence[str]]) -> float:
+    """Token F1 of the answer against the gold facts, each at its best-matching alternative."""
+    if not facts:
+        return 0.0
+    best = [max(fact, key=lambda alt: token_f1(answer, alt)) for fact in facts]
+    return token_f1(strip_markers(answer), " ".join(best))
+
+
+# -- retrieval ----------------------------------------------------------------------------------
+def first_relevant_rank(passages: Sequence[tuple[str, int, int]], gold: Sequence[tuple[str, int, int]]) -> int | None:
+    """1-based rank of the first passage (source, start, end) overlapping a gold span, or None."""
+    for rank, (source, start, end) in enumerate(passages, start=1):
+        if any(source == g_source and start < g_end and g_start < end for g_source, g_start, g_end in gold):
+            return rank
+    return None
+
+
+def recall_at(ranks: Sequence[int | None], k: int) -> float:
+    return sum(r is not None and r <= k for r in ranks) / len(ranks) if ranks else 0.0
+
+
+def mean_reciprocal_rank(ranks: Sequence[int | None]) -> float:
+    return sum(1 / r for r in ranks if r) / len(ranks) if ranks else 0.0
+
+
+# -- faithfulness and citations (ALCE) ----------------------------------------------------------
+def answer_sentences(answer: str) -> list[tuple[str, list[int]]]:
+    """Split an answer into (sentence without markers, cited markers) at each run of markers."""
+    text = answer.strip()
+    out, end = [], 0
+    for m in _SENTENCE.finditer(text):
+        out.append((m.group(1).strip(), [int(x) for x in _MARKERS.findall(m.group(2))]))
+        end = m.end()
+    if tail := text[end:].strip():
+        out.append((tail, []))  # a final sentence without citations
+    return out
+
+
+def judge_sentence(checker: SupportChecker, claim: str, passages: Sequence[str]) -> tuple[bool | None, int, int]:
+    """ALCE judgement of one sentence against its cited passages.
+
+    Returns (supported, relevant citations, citations): supported is whether the citations
+    together support the claim (None when unmeasured); a citation is irrelevant when it does
+    not support the claim alone and the others still do without it.
+    """
+    if not passages:
+        return False, 0, 0
+    together = checker.check(claim, "\n\n".join(passages)).supported
+    if together is None:
+        return None, 0, 0
+    if len(passages) == 1:
+        return together, int(together), 1
+    relevant = 0
+    for i, passage in enumerate(passages):
+        alone = checker.check(claim, passage).supported
+        rest = checker.check(claim, "\n\n".join(p for j, p in enumerate(passages) if j != i)).supported
+        relevant += bool(alone) or not (together and rest)
+    return together, relevant, len(passages)
+
+
+# -- refusal and latency ------------------------------------------------------------------------
+def refusal_scores(refused: Sequence[bool], answerable: Sequence[bool]) -> dict[str, float]:
+    """Recall and precision of refusals on unanswerable questions; false refusals on answerable."""
+    unanswerable = [r for r, a in zip(refused, answerable, strict=True) if not a]
+    on_answerable = [r for r, a in zip(refused, answerable, strict=True) if a]
+    right = sum(unanswerable)
+    return {
+        "refusal_recall": right / len(unanswerable) if unanswerable else 0.0,
+        "refusal_precision": right / sum(refused) if sum(refused) else 0.0,
+        "false_refusal_rate": sum(on_answerable) / len(on_answerable) if on_answerable else 0.0,
+    }

@@ -1,0 +1,140 @@
+"""Run question sets through the public API and score every answer."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from . import metrics as M
+from .dataset import EvalItem
+
+# The keys every answerer's summary carries, in report order.
+SUMMARY_KEYS = (
+    "fact_recall", "token_f1", "faithfulness", "citation_precision", "citation_recall",
+    "refusal_recall", "refusal_precision", "false_refusal_rate", "recall_at_1", "recall_at_3",
+    "recall_at_5", "mrr", "latency_p50_ms", "latency_p95_ms",
+)
+
+
+class Asker(Protocol):
+    def ask(self, question: str, history: Any = None) -> Any: ...
+
+
+@dataclass
+class ItemResult:
+    """One question's answer and its scores."""
+
+    id: str
+    type: str
+    question: str
+    answerable: bool
+    gold: list[list[str]]
+    answer: str = ""
+    refused: bool = False
+    error: str | None = None
+    latency_ms: float | None = None
+    fact_ok: bool = False
+    f1: float = 0.0
+    rank: int | None = None  # of the first retrieved passage holding gold evidence
+    sentences: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        """How well this item went, 0..1, for picking the worst items."""
+        if self.error:
+            return -1.0
+        if not self.answerable:
+            return float(self.refused)
+        supported = [s["supported"] for s in self.sentences if s["supported"] is not None]
+        faithful = sum(supported) / len(supported) if supported else 1.0
+        return (float(self.fact_ok) + self.f1 + faithful) / 3
+
+
+def evaluate_item(bot: Asker, item: EvalItem, checker: Any) -> ItemResult:
+    """Ask one question and score the answer; an exception is recorded, not raised."""
+    result = ItemResult(item.id, item.type, item.question, item.answerable, item.answers)
+    try:
+        answer = bot.ask(item.question, history=item.history or None)
+    except Exception as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+        return result
+    result.answer, result.refused = answer.text, answer.refused
+    result.latency_ms = answer.timings_ms.get("total")
+    gold_spans = [(e.source, e.start, e.end) for e in item.evidence]
+    result.rank = M.first_relevant_rank([(p.source, p.start, p.end) for p in answer.passages], gold_spans)
+    if item.answerable and not answer.refused:
+        result.fact_ok = M.fact_recall(answer.text, item.answers)
+        result.f1 = M.answer_f1(answer.text, item.answers)
+    if not answer.refused:
+        by_marker = {c.marker: c.text for c in answer.citations}
+        for claim, markers in M.answer_sentences(answer.text):
+            cited = [by_marker[m] for m in markers if m in by_marker]
+            supported, relevant, total = M.judge_sentence(checker, claim, cited)
+            result.sentences.append({"claim": claim, "markers": markers, "supported": supported,
+                                     "relevant_citations": relevant, "citations": total})
+    return result
+
+
+def summarise(results: Sequence[ItemResult]) -> dict[str, Any]:
+    """The benchmark's figures over a list of item results."""
+    answerable = [r for r in results if r.answerable]
+    with_evidence = [r for r in answerable if r.error is None]
+    ranks = [r.rank for r in with_evidence]
+    sentences = [s for r in results for s in r.sentences]
+    measured = [s for s in sentences if s["supported"] is not None]
+    citations = sum(s["citations"] for s in measured)
+    latencies = [r.latency_ms for r in results if r.latency_ms is not None]
+    out: dict[str, Any] = {
+        "questions": len(results),
+        "errors": sum(r.error is not None for r in results),
+        "fact_recall": _mean(r.fact_ok for r in answerable),
+        "token_f1": _mean(r.f1 for r in answerable),
+        # Faithfulness and ALCE citation recall coincide here: both ask whether a sentence's
+        # own citations, together, support it.
+        "faithfulness": _mean(s["supported"] for s in measured),
+        "citation_recall": _mean(s["supported"] for s in measured),
+        "citation_precision": sum(s["relevant_citations"] for s in measured) / citations if citations else 0.0,
+        "sentences_unmeasured": len(sentences) - len(measured),
+        **M.refusal_scores([r.refused for r in results], [r.answerable for r in results]),
+        "recall_at_1": M.recall_at(ranks, 1),
+        "recall_at_3": M.recall_at(ranks, 3),
+        "recall_at_5": M.recall_at(ranks, 5),
+        "mrr": M.mean_reciprocal_rank(ranks),
+        "latency_p50_ms": M.percentile(latencies, 50),
+        "latency_p95_ms": M.percentile(latencies, 95),
+        "answer_words_median": statistics.median(
+            [len(M.strip_markers(r.answer).split()) for r in results if r.answer and not r.refused] or [0]),
+    }
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
+
+
+def by_type(results: Sequence[ItemResult]) -> dict[str, dict[str, Any]]:
+    """Summaries per question type."""
+    types = sorted({r.type for r in results})
+    return {t: summarise([r for r in results if r.type == t]) for t in types}
+
+
+def worst(results: Sequence[ItemResult], n: int = 10) -> list[ItemResult]:
+    return sorted(results, key=lambda r: (r.score, r.id))[:n]
+
+
+def run_answerer(bot: Asker, items: Sequence[EvalItem], checker: Any, description: str = "",
+                 progress: bool = True) -> list[ItemResult]:
+    """Every item through ``bot``, in order, with a progress bar."""
+    iterable: Iterable[EvalItem] = items
+    if progress:
+        from rich.progress import track
+
+        iterable = track(items, description=description or "evaluating", transient=True)
+    return [evaluate_item(bot, item, checker) for item in iterable]
+
+
+def item_dicts(results: Sequence[ItemResult]) -> list[dict[str, Any]]:
+    return [asdict(r) for r in results]
+
+
+def _mean(values: Iterable[Any]) -> float:
+    values = [float(v) for v in values]
+    return sum(values) / len(values) if values else 0.0
