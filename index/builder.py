@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,19 @@ from .records import Chunk, Document
 from .store import FORMAT_VERSION, IndexStore, build_faiss, build_lock, check_model, read_index, write_index
 
 log = logging.getLogger(__name__)
+
+# The code that turns files into passages. Its fingerprint is stored in the manifest, so an
+# index made by older cleaning or chunking rules is rebuilt rather than silently reused.
+_PIPELINE_FILES = ("cleaning.py", "sentences.py", "chunking.py", "loader.py")
+
+
+@lru_cache(maxsize=1)
+def pipeline_fingerprint() -> str:
+    """sha256 over the source of the cleaning, sentence-splitting, chunking and loading code."""
+    digest = hashlib.sha256()
+    for name in _PIPELINE_FILES:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @dataclass
@@ -44,7 +59,8 @@ def _up_to_date(store: IndexStore, sources: list[SourceFile], config: IndexConfi
     manifest = store.manifest
     seen = {**manifest.get("files", {}), **manifest.get("skipped", {})}
     return (
-        manifest.get("chunking") == config.chunking_params()
+        manifest.get("pipeline") == pipeline_fingerprint()
+        and manifest.get("chunking") == config.chunking_params()
         and manifest.get("faiss_factory") == config.faiss_factory
         and seen == {s.doc_id: s.content_hash for s in sources}
     )
@@ -89,7 +105,8 @@ def _build(
 ) -> tuple[IndexStore, BuildReport]:
     started = time.perf_counter()
     report = BuildReport(reused=False)
-    reusable = old is not None and old.manifest.get("chunking") == config.chunking_params()
+    reusable = (old is not None and old.manifest.get("chunking") == config.chunking_params()
+                and old.manifest.get("pipeline") == pipeline_fingerprint())
     old_chunks: dict[str, list[int]] = {}
     if reusable:
         for row, chunk in enumerate(old.chunks):
@@ -139,6 +156,7 @@ def _build(
         "model": {"name": embedder.name, "weights_sha256": embedder.weights_hash,
                   "dimension": embedder.dimension},
         "chunking": config.chunking_params(),
+        "pipeline": pipeline_fingerprint(),
         "faiss_factory": config.faiss_factory,
         "files": {d.doc_id: d.content_hash for d in docs.values()},
         "skipped": skipped,

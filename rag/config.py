@@ -16,7 +16,7 @@ class RagConfig:
 
     index: IndexConfig = field(default_factory=IndexConfig)
     # Passages handed to the answerer (and shown as sources).
-    top_k: int = 5
+    top_k: int = 8
     # Dense + BM25 fused by reciprocal rank fusion; False uses dense retrieval only.
     hybrid: bool = True
     # RRF constant from Cormack et al. (2009); larger flattens the rank curve.
@@ -27,17 +27,23 @@ class RagConfig:
     dedup_threshold: float = 0.95
     # The default, fully offline answerer.
     answerer: str = "extractive"
-    # Answer length: at most this many sentences and (beyond the first) words.
+    # Answer length: at most this many sentences and words (the first sentence always fits).
     max_sentences: int = 3
-    max_words: int = 60
+    max_words: int = 100
     # Sentence score = w_dense*cosine + w_lexical*term coverage + w_type*(asked type present)
     # + w_passage*retrieval strength; weights sum to 1.
     w_dense: float = 0.45
     w_lexical: float = 0.30
     w_type: float = 0.15
     w_passage: float = 0.10
+    # Bonus for a typed answer given by several relevant sentences (answer redundancy).
+    w_vote: float = 0.10
+    # Share of the previous sentence's relevance a sentence inherits when that is higher.
+    w_previous_sentence: float = 0.3
     # Refuse when the best sentence scores below this.
     min_score: float = 0.42
+    # The same bar when the question holds a single word the articles never use.
+    min_score_unknown_name: float = 0.60
     # Refuse a typed question (who/when/how many…) when the best sentence of the asked type
     # covers less than this share of the question's terms (idf-weighted), within its passage
     # and within the sentence itself.
@@ -46,8 +52,14 @@ class RagConfig:
     # A typed question is answered only if its best sentence of the asked type is at least
     # this relevant relative to the most relevant sentence overall (else it is a near miss).
     typed_relative_min: float = 0.65
+    # Another article's differing account of the chosen fact is added when at least this
+    # relevant relative to the best sentence.
+    other_account_ratio: float = 0.70
+    # ... and at least this similar to it (a spelling variant of a name), or as similar as
+    # ``same_fact_similarity`` with other names or figures.
+    other_account_similarity: float = 0.60
     # Further sentences must score at least this share of the best one.
-    extra_sentence_ratio: float = 0.90
+    extra_sentence_ratio: float = 0.95
     # Two sentences this similar say the same thing: one is kept, the other corroborates.
     same_fact_similarity: float = 0.80
     # A sentence of another article that carries the same answer (name, date, figure) and

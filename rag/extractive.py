@@ -47,6 +47,7 @@ class Candidate:
     score: float = 0.0  # relevance, plus the type bonus for typed questions
     relevance: float = 0.0  # dense, lexical and passage evidence only, in 0..1
     coverage: float = 0.0  # share of the question's terms in the sentence (idf-weighted)
+    window_coverage: float = 0.0  # the same, in the sentence and the one before it
     context_coverage: float = 0.0  # the same, in the sentence's whole passage
     items: tuple[str, ...] = ()
     context: str = ""  # title and text of the passage
@@ -74,6 +75,7 @@ class ExtractiveAnswerer:
             for i in range(len(doc.sentences)):
                 sentence = doc.sentence(i)
                 vocabulary.update(T.words(sentence))
+                vocabulary.update(_initials(sentence))
                 df.update(set(T.content_terms(sentence)))
                 n += 1
         self._idf = {t: math.log(1 + n / c) for t, c in df.items()}
@@ -84,7 +86,8 @@ class ExtractiveAnswerer:
 
     # -- refusal before scoring -------------------------------------------------------------
     def unknown_names(self, question: str) -> list[str]:
-        """Names and figures in the question that no document mentions."""
+        """Names and figures in the question that no document mentions (acronyms of names
+        that are mentioned, like IRGC, count as mentioned)."""
         unknown = []
         for name in T.entities(question, skip_first_word=True):
             # Short acronyms (TV, UN) are as often common words as names: not judged.
@@ -106,12 +109,28 @@ class ExtractiveAnswerer:
         return len(word) >= 5 and bool(difflib.get_close_matches(word, self._vocab_list, n=1, cutoff=0.8))
 
     # -- scoring -------------------------------------------------------------------------------
-    def _coverage(self, question_terms: list[str], sentence: str) -> float:
-        if not question_terms:
+    def question_units(self, question: str) -> list[tuple[str, ...]]:
+        """The question's terms, with each multi-word name kept together as one unit:
+        "Palestinian Islamic Jihad" is matched whole, not by "Palestinian" alone. A person
+        is matched by the surname, the way articles refer back to people ("Al-Arouri")."""
+        units: list[tuple[str, ...]] = []
+        grouped: set[str] = set()
+        for name in T.entities(question, skip_first_word=True):
+            stems = tuple(dict.fromkeys(t for t in T.content_terms(name) if len(t) > 2))
+            if len(stems) > 1:
+                units.append(stems[-1:] if T.is_person(name) else stems)
+                grouped.update(stems)
+        units += [(t,) for t in T.content_terms(question) if t not in grouped]
+        return units
+
+    def _coverage(self, units: list[tuple[str, ...]], sentence: str) -> float:
+        """Share of the question's units present in ``sentence``, weighted by idf."""
+        if not units:
             return 0.0
         present = set(T.content_terms(sentence))
-        weights = [self._idf.get(t, self._default_idf) for t in question_terms]
-        return sum(w for t, w in zip(question_terms, weights, strict=True) if t in present) / sum(weights)
+        weights = [sum(self._idf.get(t, self._default_idf) for t in unit) for unit in units]
+        hit = sum(w for unit, w in zip(units, weights, strict=True) if set(unit) <= present)
+        return hit / sum(weights)
 
     def candidates(self, passages: list[Passage]) -> list[Candidate]:
         """Sentences of the passages, each once, tagged with its best passage."""
@@ -134,7 +153,7 @@ class ExtractiveAnswerer:
     def score(self, question: str, qtype: QuestionType, candidates: list[Candidate]) -> None:
         cfg = self.config
         qvec = self.embedder.encode_queries([question])[0]
-        terms = T.content_terms(question)
+        terms = self.question_units(question)
         for c in candidates:
             dense = float(c.vector @ qvec)
             c.coverage = self._coverage(terms, c.text)
@@ -142,10 +161,41 @@ class ExtractiveAnswerer:
             c.items = tuple(answer_items(c.text, qtype, question)) if qtype.typed else ()
             c.relevance = (cfg.w_dense * dense + cfg.w_lexical * c.coverage
                            + cfg.w_passage * c.passage_strength) / (1 - cfg.w_type)
+        # A sentence that matches the question but lacks the asked-for name or figure often
+        # sets up the next one, which has it ("A senior official said … ." then "“Mahmoud
+        # al-Zahar underlined …”"): the next sentence inherits part of its relevance.
+        own = {(c.doc_id, c.index): (c.text, c.relevance, bool(c.items)) for c in candidates}
+        lam = cfg.w_previous_sentence
+        for c in candidates:
+            c.window_coverage = c.coverage
+            if (before := own.get((c.doc_id, c.index - 1))) is not None:
+                text, relevance, answers = before
+                c.window_coverage = self._coverage(terms, f"{text} {c.text}")
+                if qtype.typed and not answers and relevance > c.relevance:
+                    c.relevance = lam * relevance + (1 - lam) * c.relevance
+        for c in candidates:
             c.score = c.relevance
             if qtype.typed:
                 c.score = (1 - cfg.w_type) * c.relevance + cfg.w_type * bool(c.items)
+        if qtype.typed and cfg.w_vote:
+            self._vote(candidates)
         candidates.sort(key=lambda c: -c.score)
+
+    def _vote(self, candidates: list[Candidate]) -> None:
+        """Answer redundancy: a name or figure that several relevant sentences give is more
+        likely the answer, so each sentence gains by the support its best item has."""
+        votes: Counter[str] = Counter()
+        keys = {}
+        for c in candidates:
+            keys[id(c)] = {_item_key(item) for item in c.items} - {""}
+            for key in keys[id(c)]:
+                votes[key] += c.relevance
+        top = max(votes.values(), default=0.0)
+        if top <= 0:
+            return
+        for c in candidates:
+            if keys[id(c)]:
+                c.score += self.config.w_vote * max(votes[k] for k in keys[id(c)]) / top
 
     # -- the answer -------------------------------------------------------------------------
     def answer(self, question: str, passages: list[Passage]) -> Draft:
@@ -153,42 +203,73 @@ class ExtractiveAnswerer:
         cfg = self.config
         qtype = classify(question)
         unknown = self.unknown_names(question)
-        if unknown:
-            return Draft(refused=True, refusal=f"The articles don't mention {unknown[0]}.")
+        # A full name or a figure the corpus never gives settles it. A single unknown word may
+        # be another name for something the articles cover ("Damascus" for Syria), so it only
+        # raises the bar the answer must clear.
+        certain = [u for u in unknown if len(T.words(u)) > 1 or any(ch.isdigit() for ch in u)]
+        if certain:
+            return Draft(refused=True, refusal=f"The articles don't mention {certain[0]}.")
         candidates = self.candidates(passages)
         if not candidates:
             return Draft(refused=True, refusal=_DEFAULT_REFUSAL)
         self.score(question, qtype, candidates)
         closest = max(candidates, key=lambda c: c.relevance)
-        pool = [c for c in candidates if c.items] if qtype.typed else candidates
+        floor = cfg.min_score_unknown_name if unknown else cfg.min_score
+        pool = [c for c in candidates if c.relevance >= floor]
+        if qtype.typed:
+            # Only sentences holding the asked-for name, date or figure can answer, and only
+            # if they are about the question: when the passage most about it lacks that kind
+            # of answer and the sentences that have one are about something else, it is a
+            # near miss.
+            pool = [c for c in pool if c.items
+                    and c.relevance >= cfg.typed_relative_min * closest.relevance
+                    and c.context_coverage >= cfg.min_typed_coverage
+                    and c.window_coverage >= cfg.min_typed_sentence_coverage]
         if not pool:
+            if unknown:
+                return Draft(refused=True, refusal=f"The articles don't mention {unknown[0]}.")
             return self._refuse(qtype, closest)
         best = pool[0]
-        if best.relevance < cfg.min_score:
-            return self._refuse(qtype, closest)
-        if qtype.typed and (best.relevance < cfg.typed_relative_min * closest.relevance
-                            or best.context_coverage < cfg.min_typed_coverage
-                            or best.coverage < cfg.min_typed_sentence_coverage):
-            # The passage most about the question lacks the asked-for name, date or figure,
-            # and the sentences that have one are about something else: a near miss.
-            return self._refuse(qtype, closest)
+        chosen = self._select(question, qtype, best, pool, candidates)
+        return Draft(sentences=[DraftSentence(c.text, self._supports(c, candidates)) for c in chosen])
 
+    def _select(self, question: str, qtype: QuestionType, best: Candidate, pool: list[Candidate],
+                candidates: list[Candidate]) -> list[Candidate]:
+        """The best sentence, then up to ``max_sentences`` in all that add to it: another
+        article's differing account of the same fact, or (typed questions) a further answer
+        that scores almost as well."""
+        cfg = self.config
         chosen = [best]
         words = len(best.text.split())
-        answered = _item_terms(best.items)
-        for c in pool[1:]:
-            if len(chosen) >= cfg.max_sentences or c.score < cfg.extra_sentence_ratio * best.score:
-                break
-            if any(float(c.vector @ s.vector) >= cfg.same_fact_similarity for s in chosen):
-                continue  # the same fact again; it may corroborate below
-            if qtype.typed and _item_terms(c.items) <= answered:
-                continue  # gives no answer the chosen sentences lack
-            if words + len(c.text.split()) > cfg.max_words:
-                continue
+
+        def add(c: Candidate) -> bool:
+            nonlocal words
+            if len(chosen) >= cfg.max_sentences or words + len(c.text.split()) > cfg.max_words:
+                return False
+            if c in chosen or any(c.doc_id == s.doc_id and c.index == s.index for s in chosen):
+                return False
             chosen.append(c)
             words += len(c.text.split())
-            answered |= _item_terms(c.items)
-        return Draft(sentences=[DraftSentence(c.text, self._supports(c, candidates)) for c in chosen])
+            return True
+
+        # Where articles give the same fact differently (a name spelled otherwise, another
+        # figure), give both accounts.
+        for c in candidates:
+            if c.relevance >= cfg.other_account_ratio * best.relevance and self._other_account(c, best):
+                add(c)
+        # Further answers of the asked type that score almost as well.
+        answered = {_item_key(i) for c in chosen for i in c.items}
+        for c in pool[1:]:
+            if c.score < cfg.extra_sentence_ratio * best.score:
+                break
+            if any(float(c.vector @ s.vector) >= cfg.same_fact_similarity for s in chosen):
+                continue  # the same fact again; it corroborates instead
+            keys = {_item_key(i) for i in c.items}
+            if qtype.typed and keys <= answered:
+                continue  # gives no answer the chosen sentences lack
+            if add(c):
+                answered |= keys
+        return chosen
 
     def _refuse(self, qtype: QuestionType, closest: Candidate) -> Draft:
         return Draft(refused=True, refusal=_REFUSALS.get(qtype.kind, _DEFAULT_REFUSAL),
@@ -198,24 +279,67 @@ class ExtractiveAnswerer:
         """The sentence's own passage, plus passages of other articles stating the same fact."""
         supports = [chosen.support]
         cited_docs = {chosen.doc_id}
-        key = _item_terms(chosen.items) or None
-        own = set(T.content_terms(chosen.text))
         for other in candidates:
-            if other.doc_id in cited_docs:
-                continue
-            similarity = float(other.vector @ chosen.vector)
-            terms = set(T.content_terms(other.text))
-            if key is not None:
-                # It must carry the answer itself, and be about the same thing.
-                if not key <= terms or similarity < self.config.corroborate_similarity:
-                    continue
-            elif similarity < self.config.same_fact_similarity or len(own & terms) < 0.5 * len(own):
-                continue
-            supports.append(other.support)
-            cited_docs.add(other.doc_id)
+            if other.doc_id not in cited_docs and self._corroborates(other, chosen):
+                supports.append(other.support)
+                cited_docs.add(other.doc_id)
         return supports
+
+    def _other_account(self, other: Candidate, chosen: Candidate) -> bool:
+        """``other``, from another article, tells ``chosen``'s fact differently: with a name
+        spelled otherwise ("Kharazi", "Kharrazi"), or with other names or figures."""
+        similarity = float(other.vector @ chosen.vector)
+        if other.doc_id == chosen.doc_id or similarity < self.config.other_account_similarity:
+            return False
+        if _spelling_variants(other.text, chosen.text):
+            return True
+        return similarity >= self.config.same_fact_similarity and not self._corroborates(other, chosen)
+
+    def _corroborates(self, other: Candidate, chosen: Candidate) -> bool:
+        """``other`` states ``chosen``'s fact: it carries the same answer (typed questions),
+        or most of the same words and no conflicting name or figure."""
+        similarity = float(other.vector @ chosen.vector)
+        terms = set(T.content_terms(other.text))
+        key = _item_terms(chosen.items)
+        if key:
+            return key <= terms and similarity >= self.config.corroborate_similarity
+        own = set(T.content_terms(chosen.text))
+        if similarity < self.config.same_fact_similarity or len(own & terms) < 0.5 * len(own):
+            return False
+        mine, theirs = _details(chosen.text), _details(other.text)
+        return not (mine - theirs and theirs - mine)
 
 
 def _item_terms(items: tuple[str, ...]) -> set[str]:
     """Content stems of answer items, so "Saleh al-Arouri" and "Saleh Al-Arouri" match."""
     return {t for t in T.content_terms(" ".join(items)) if len(t) > 2}
+
+
+def _initials(sentence: str) -> set[str]:
+    """Acronyms of multi-word names ("Islamic Revolutionary Guard Corps" gives "irgc")."""
+    out = set()
+    for name in T.entities(sentence):
+        capitals = [w[0] for w in T.raw_words(name) if w[0].isupper()]
+        if len(capitals) >= 2:
+            out.add("".join(capitals).lower())
+    return out
+
+
+def _details(sentence: str) -> set[str]:
+    """The names and figures of a sentence, as lower-case words."""
+    names = {w for e in T.entities(sentence) for w in T.words(e) if len(w) > 2 and w not in T.STOPWORDS}
+    return names | {n.replace(",", "") for n in T.numbers(sentence)}
+
+
+def _spelling_variants(a: str, b: str) -> bool:
+    """True when the two texts spell a name differently ("Usama"/"Osama", "Musa"/"Moussa")."""
+    names_a = {w for e in T.entities(a) for w in T.words(e) if len(w) >= 4}
+    names_b = {w for e in T.entities(b) for w in T.words(e) if len(w) >= 4}
+    only_a, only_b = names_a - names_b, names_b - names_a
+    return any(difflib.SequenceMatcher(None, x, y).ratio() >= 0.8 for x in only_a for y in only_b)
+
+
+def _item_key(item: str) -> str:
+    """What identifies an answer across spellings: a name's last word, a figure's digits."""
+    tokens = [w for w in T.words(item) if w not in T.STOPWORDS]
+    return tokens[-1] if tokens else ""

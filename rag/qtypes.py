@@ -22,17 +22,49 @@ _PLACE_NOUNS = r"(?:city|cities|country|countries|place|capital|town|region|stat
 _DATE_NOUNS = r"(?:year|date|day|month|week|time)"
 
 
+_PARTICIPLES = frozenset("shot made held led sent built given taken seen done known called named".split())
+_DURATION = re.compile(
+    r"\b(?:\d+|a few|several|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|"
+    r"thirty|forty|fifty|sixty|hundreds?|dozens?)\s+(?:years?|months?|weeks?|days?|hours?|minutes?|decades?)\b",
+    re.IGNORECASE,
+)
+_WEEKDAY = re.compile(r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_MONTH = re.compile(T.MONTHS)
+# How near (in words) a figure or a name must be to the noun the question is about.
+_NEAR_WORDS = 3
+
+
 @dataclass(frozen=True)
 class QuestionType:
-    """``kind`` is person, date, place, quantity, amount, entity or open; ``focus`` is the
-    stem of the noun a figure must count ("rockets" in "how many rockets")."""
+    """``kind`` is person, date, duration, place, quantity, amount, entity or open.
+
+    ``focus`` is the stem of the noun the answer must be attached to: what a figure counts
+    ("rockets" in "how many rockets"), or what a name names ("drone" in "the name of the
+    drone"). ``detail`` narrows a date: year, month or weekday.
+    """
 
     kind: str
     focus: str | None = None
+    detail: str | None = None
 
     @property
     def typed(self) -> bool:
         return self.kind != "open"
+
+
+def _name_of_focus(q: str) -> str | None:
+    """Head noun of "the name of the <noun phrase>": the last plain word before a verb."""
+    m = re.search(r"\bname of (?:the |a |an )?(.+)", q)
+    if not m:
+        return None
+    head = None
+    for word in m.group(1).split():
+        word = word.strip("?,.'\"")
+        if word in T.STOPWORDS or word in _PARTICIPLES or word.endswith(("ed", "ing")):
+            break
+        head = word
+    return head
 
 
 def classify(question: str) -> QuestionType:
@@ -45,21 +77,47 @@ def classify(question: str) -> QuestionType:
         if focus in _MONEY_FOCUS:
             return QuestionType("amount", T.stem(focus))
         return QuestionType("quantity", T.stem(focus) if focus not in T.STOPWORDS else None)
+    if re.search(r"\bhow long\b", q):
+        return QuestionType("duration", detail="ago" if re.search(r"\bhow long ago\b", q) else None)
     if re.search(r"\b(what|which) (amount|sum|figure|number|percentage|share)\b", q):
         return QuestionType("quantity")
-    if re.search(rf"\bwhen\b|\b(what|which|in what|on what) {_DATE_NOUNS}\b|\bsince when\b", q):
-        return QuestionType("date")
-    if re.search(r"^\s*(?i:who|whom)\s+(?i:is|was|are|were)\s+[A-Z]", question.strip()) and T.entities(question):
-        return QuestionType("open")  # "Who is X?" asks for a description, not a name
-    if re.search(rf"\b(who|whom|whose)\b|\b(what|which) {_PERSON_NOUNS}\b", q):
+    # "When did…" asks for a date; "respond when Arouri called…" does not.
+    if re.search(rf"^(and |so )?when\b|\bwhen ({'|'.join(_AUXILIARIES)}|are|were|have)\b|\bsince when\b|"
+                 rf"\b(what|which|in what|on what) {_DATE_NOUNS}\b", q):
+        detail = ("weekday" if re.search(r"\bday of the week\b|\bwhat day\b", q)
+                  else "year" if re.search(r"\b(what|which) year\b", q)
+                  else "month" if re.search(r"\b(what|which) month\b", q) else None)
+        return QuestionType("date", detail=detail)
+    if m := re.match(r"^\s*(?i:who|whom)\s+(?i:is|was|are|were)\s+(.+?)\W*$", question.strip()):
+        rest = m.group(1)
+        if T.entities(rest) and " ".join(T.entities(rest)) == rest:
+            return QuestionType("open")  # "Who is Mahmoud al-Zahar?" asks for a description
+    if head := _name_of_focus(q):
+        kind = "person" if re.fullmatch(_PERSON_NOUNS, head) or head == "source" else "entity"
+        return QuestionType(kind, focus=T.stem(head))
+    if re.search(rf"\b(who|whom|whose)\b|\b(what|which)\s+(\w+\s+)?{_PERSON_NOUNS}\b", q):
         return QuestionType("person")
-    if re.search(rf"\bwhere\b|\b(what|which|in what|in which) {_PLACE_NOUNS}\b", q):
+    if re.search(rf"\bwhere\b|\b(what|which|in what|in which)\s+(\w+\s+)?{_PLACE_NOUNS}\b", q):
         return QuestionType("place")
-    if re.search(r"\bwhat (was|is) the name of\b|\bname (of )?the\b", q):
-        return QuestionType("entity")
     if re.search(rf"\b(what|which)\s+(\w+\s+)?{_ORG_NOUNS}\b", q):
         return QuestionType("entity")
     return QuestionType("open")
+
+
+def _near(sentence: str, start: int, end: int, focus: str, after_only: bool) -> bool:
+    """True when a word stemming to ``focus`` lies within a few words of sentence[start:end]."""
+    after = T.words(sentence[end:])[:_NEAR_WORDS]
+    before = [] if after_only else T.words(sentence[:start])[-_NEAR_WORDS:]
+    return any(T.stem(w) == focus for w in after + before)
+
+
+def _spans(sentence: str, items: list[str]) -> list[tuple[str, int, int]]:
+    out = []
+    for item in items:
+        at = sentence.find(item)
+        if at >= 0:
+            out.append((item, at, at + len(item)))
+    return out
 
 
 def _new(found: list[str], question_words: set[str]) -> list[str]:
@@ -69,9 +127,14 @@ def _new(found: list[str], question_words: set[str]) -> list[str]:
 
 def _new_names(found: list[str], question_words: set[str]) -> list[str]:
     """Names that share no word with the question ("Ayatollah Ali Khamenei" is not new to a
-    question about Khamenei)."""
+    question about Khamenei). Title words the question repeats are taken off the front first:
+    "Hezbollah Deputy Secretary General Sheikh Naim Qassem" names "Sheikh Naim Qassem"."""
     out = []
     for name in found:
+        parts = name.split()
+        while len(parts) > 1 and set(T.words(parts[0])) <= question_words:
+            parts.pop(0)
+        name = " ".join(parts)
         tokens = {w for w in T.words(name) if len(w) > 2 and w not in T.STOPWORDS}
         if tokens and not tokens & question_words:
             out.append(name)
@@ -83,19 +146,28 @@ def answer_items(sentence: str, qtype: QuestionType, question: str) -> list[str]
     qwords = set(T.words(question))
     kind = qtype.kind
     if kind == "date":
-        return _new(T.dates(sentence), qwords)
+        found = _new(T.dates(sentence), qwords)
+        pattern = {"year": _YEAR, "weekday": _WEEKDAY, "month": _MONTH}.get(qtype.detail or "")
+        return [d for d in found if pattern.search(d)] if pattern else found
+    if kind == "duration":
+        # "How long ago…" wants a point in the past ("forty years ago"); "how long did it
+        # last" wants a span, which "a few years ago" is not.
+        ago = qtype.detail == "ago"
+        found = [m.group() for m in _DURATION.finditer(sentence)
+                 if sentence[m.end():].lstrip().lower().startswith("ago") == ago]
+        return _new(found, qwords)
     if kind in ("quantity", "amount"):
         found = T.amounts(sentence) if kind == "amount" else T.amounts(sentence) + T.numbers(sentence)
         found = _new(found, qwords)
-        # The figure must count the thing asked about, not anything else in the sentence.
-        if found and qtype.focus and kind == "quantity" and qtype.focus not in {
-            T.stem(w) for w in T.words(sentence)
-        }:
-            return []
+        if qtype.focus and kind == "quantity":
+            # The figure must count the thing asked about: "12 rockets", not "9,000 families".
+            found = [f for f, a, b in _spans(sentence, found) if _near(sentence, a, b, qtype.focus, True)]
         return found
     if kind in ("person", "place", "entity"):
         months = set(T.words(" ".join(_MONTH_NAMES)))
         found = [e for e in _new_names(T.entities(sentence), qwords) if not set(T.words(e)) <= months]
+        if qtype.focus:  # "the name of the drone": the name must stand by the word "drone"
+            found = [e for e, a, b in _spans(sentence, found) if _near(sentence, a, b, qtype.focus, False)]
         if kind == "person":
             people = [e for e in found if T.is_person(e)]
             return people or [e for e in found if len(T.words(e)) == 1 and _after_title(sentence, e)]

@@ -140,10 +140,21 @@ _COMMON_STARTERS = frozenset(
 )
 
 
+_PARTICLES = frozenset("al el ad bin ibn abu de van von".split())
+# Titles are not names: "Deputy Chief" alone names nobody.
+_TITLES = frozenset("""deputy chief head leader supreme president prime minister secretary general
+    chairman commander spokesman ayatollah sheikh mr mrs ms dr gen sen rep king prince
+    emir director adviser advisor official""".split())
+
+
 def is_person(entity: str) -> bool:
-    """A heuristic: two or more capitalised words, none of them an organisation word."""
-    tokens = words(entity)
-    return len(tokens) >= 2 and not any(t in _NON_PERSON for t in tokens) and not entity.isupper()
+    """A heuristic: two or more name words, or a title and a name ("Deputy Chief Arouri");
+    particles like "al-" and titles alone do not count, nor organisation words."""
+    raw = raw_words(entity)
+    names = [t for t in raw if t.lower() not in _PARTICLES and t.lower() not in _TITLES and t[0].isupper()]
+    titled = any(t.lower() in _TITLES for t in raw)
+    return ((len(names) >= 2 or (titled and len(names) == 1))
+            and not any(t.lower() in _NON_PERSON for t in names) and not entity.isupper())
 
 
 def dates(text: str) -> list[str]:

@@ -116,3 +116,10 @@ def test_changing_chunking_parameters_rebuilds(small_corpus, tmp_path, fake_embe
     _open(small_corpus, tmp_path / "idx", fake_embedder)
     _, report = open_index(small_corpus, tmp_path / "idx", IndexConfig(max_tokens=48), fake_embedder)
     assert not report.reused and len(report.embedded) == 3
+
+
+def test_an_index_made_by_older_processing_code_is_rebuilt(small_corpus, tmp_path, fake_embedder, monkeypatch):
+    _open(small_corpus, tmp_path / "idx", fake_embedder)
+    monkeypatch.setattr("index.builder.pipeline_fingerprint", lambda: "changed-rules")
+    _, report = _open(small_corpus, tmp_path / "idx", fake_embedder)
+    assert not report.reused and len(report.embedded) == 3  # every file read and embedded again

@@ -23,10 +23,30 @@ def test_answer_items_find_names_dates_and_figures_not_in_the_question():
     assert answer_items("Khamenei met Ayatollah Ali Khamenei.", classify(q), q) == []
     q = "How many rockets were fired?"
     assert answer_items("They fired 12 rockets on Monday.", classify(q), q) == ["12"]
-    assert answer_items("They fired rockets at 9,000 homes.", classify(q), q) == ["9,000"]
-    assert answer_items("It gave 9,000 families aid.", classify(q), q) == []  # counts no rockets
+    assert answer_items("They fired more than 40 Grad rockets.", classify(q), q) == ["40"]
+    # A figure that counts something else does not answer "how many rockets".
+    assert answer_items("They fired rockets at 9,000 homes.", classify(q), q) == []
+    assert answer_items("It gave 9,000 families aid.", classify(q), q) == []
     q = "When was the drone shot down?"
     assert answer_items("It shot down a US drone June 20 over the Gulf.", classify(q), q) == ["June 20"]
+    q = "On what day of the week did they meet?"
+    assert answer_items("They met in July, on Monday.", classify(q), q) == ["on Monday"]
+    q = "In what year did the war start?"
+    assert answer_items("The war that began in 2011 ended in May.", classify(q), q) == ["2011"]
+    q = "How long did the meeting last?"
+    assert answer_items("It lasted three hours on Monday.", classify(q), q) == ["three hours"]
+
+
+def test_a_name_must_stand_by_the_noun_it_names():
+    q = "What was the name of the US drone shot down on June 20?"
+    assert classify(q) == QuestionType("entity", focus="drone")
+    assert answer_items("Iran shot down a US drone June 20 over the Persian Gulf.", classify(q), q) == []
+    assert answer_items("It downed the drone Global Hawk on June 20.", classify(q), q) == ["Global Hawk"]
+
+
+def test_when_inside_a_clause_does_not_make_a_date_question():
+    assert classify("How did Khamenei respond when Arouri called Hamas his defense?").kind == "open"
+    assert classify("When did they meet?").kind == "date"
 
 
 def test_numbers_are_not_years_and_amounts_keep_currency():

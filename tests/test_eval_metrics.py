@@ -1,0 +1,90 @@
+"""Each metric against a small hand-computed example."""
+
+import pytest
+
+from eval import metrics as M
+from eval.runner import ItemResult, summarise
+
+
+class WordChecker:
+    """Supports a claim when every word of it occurs in the premise (a transparent fake)."""
+
+    name = "words"
+
+    def check(self, claim, premise):
+        from rag.support import Judgement
+
+        words = claim.lower().strip(".").split()
+        if not words:
+            return Judgement(None, 0.0, "empty")
+        ok = all(w in premise.lower() for w in words)
+        return Judgement(ok, float(ok), "")
+
+
+def test_squad_normalisation_and_token_f1():
+    assert M.normalize_answer("The  $651,000 “deal”!") == "651000 deal"
+    # pred: saleh alarouri deputy (3), gold: saleh alarouri (2); common 2 -> P=2/3, R=1, F1=0.8
+    assert M.token_f1("the Saleh al-Arouri, deputy", "Saleh Al-Arouri") == pytest.approx(0.8)
+    assert M.token_f1("", "") == 1.0 and M.token_f1("x", "") == 0.0
+
+
+def test_fact_recall_needs_every_fact_with_any_alternative():
+    facts = [["Egypt"], ["Gaza Strip", "Gaza"]]
+    assert M.fact_recall("Egypt kept him in Gaza. [1]", facts)
+    assert not M.fact_recall("Egypt kept him home. [1]", facts)
+    assert not M.fact_recall("Egyptian officials. [1]", [["Egypt"]])  # whole words only
+    assert not M.fact_recall("anything", [])
+
+
+def test_retrieval_ranks_recall_and_mrr():
+    gold = [("a.txt", 100, 150)]
+    passages = [("b.txt", 0, 500), ("a.txt", 0, 90), ("a.txt", 140, 300)]
+    assert M.first_relevant_rank(passages, gold) == 3
+    ranks = [1, 3, None, 2]
+    assert M.recall_at(ranks, 1) == 0.25
+    assert M.recall_at(ranks, 3) == 0.75
+    assert M.mean_reciprocal_rank(ranks) == pytest.approx((1 + 1 / 3 + 0 + 1 / 2) / 4)
+
+
+def test_answer_sentences_split_at_marker_runs():
+    assert M.answer_sentences("A b c. [1][2] D e. [3] tail") == [("A b c.", [1, 2]), ("D e.", [3]), ("tail", [])]
+
+
+def test_alce_citation_precision_and_recall():
+    checker = WordChecker()
+    # Two citations, each supports alone: both relevant.
+    assert M.judge_sentence(checker, "red car", ["red car here", "a red car"]) == (True, 2, 2)
+    # One supports alone, the other adds nothing: the second is irrelevant.
+    assert M.judge_sentence(checker, "red car", ["red car", "blue sky"]) == (True, 1, 2)
+    # Neither alone, but together: both are needed, both relevant.
+    assert M.judge_sentence(checker, "red car", ["red", "car"]) == (True, 2, 2)
+    # Unsupported together: recall 0; a citation is irrelevant only if the rest still support,
+    # so both count as relevant (ALCE's definition).
+    assert M.judge_sentence(checker, "red car", ["blue", "green"]) == (False, 2, 2)
+    assert M.judge_sentence(checker, "red car", []) == (False, 0, 0)
+    assert M.judge_sentence(checker, "", ["x"]) == (None, 0, 0)
+
+
+def test_refusal_recall_precision_and_false_refusals():
+    refused = [True, False, True, True, False]
+    answerable = [False, False, True, False, True]
+    scores = M.refusal_scores(refused, answerable)
+    assert scores["refusal_recall"] == pytest.approx(2 / 3)
+    assert scores["refusal_precision"] == pytest.approx(2 / 3)
+    assert scores["false_refusal_rate"] == pytest.approx(1 / 2)
+
+
+def test_summary_faithfulness_and_latency_percentiles():
+    def item(i, supported, latency, answerable=True, fact=True):
+        r = ItemResult(f"q{i}", "single", "q", answerable, [["x"]], answer="x. [1]", latency_ms=latency, fact_ok=fact)
+        r.sentences = [{"supported": s, "relevant_citations": 1, "citations": 1} for s in supported]
+        return r
+
+    results = [item(1, [True, True], 10.0), item(2, [False], 20.0, fact=False), item(3, [None, True], 30.0),
+               item(4, [], 40.0, answerable=False)]
+    summary = summarise(results)
+    assert summary["faithfulness"] == pytest.approx(3 / 4)  # the unmeasured one is left out
+    assert summary["sentences_unmeasured"] == 1
+    assert summary["fact_recall"] == pytest.approx(2 / 3, abs=1e-4)
+    assert summary["latency_p50_ms"] == pytest.approx(25.0)
+    assert summary["latency_p95_ms"] == pytest.approx(38.5)
