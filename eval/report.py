@@ -59,8 +59,8 @@ def markdown(report: dict[str, Any]) -> str:
                   "|---|---|---|"]
         for kind, rate in meta["detection"].items():
             lines.append(f"| {kind} | {_fmt(rate)} | {meta.get('counts', {}).get(kind, '')} |")
-        lines.append(f"| false positives on faithful items | {_fmt(meta['false_positive_rate'])} | "
-                     f"{meta.get('counts', {}).get('positives', '')} |")
+        positives = sum(meta["counts"].get(kind, 0) for kind in meta.get("false_positive_by_type", {}))
+        lines.append(f"| false positives on faithful items | {_fmt(meta['false_positive_rate'])} | {positives} |")
     return "\n".join(lines) + "\n"
 
 

@@ -36,8 +36,8 @@ def print_meta(meta: dict[str, Any]) -> None:
     counts = meta.get("counts", {})
     for kind, rate in meta["detection"].items():
         table.add_row(kind, _fmt(rate), str(counts.get(kind, "")))
-    table.add_row("false positives (faithful items)", _fmt(meta["false_positive_rate"]),
-                  str(counts.get("positives", "")))
+    positives = sum(counts.get(kind, 0) for kind in meta.get("false_positive_by_type", {}))
+    table.add_row("false positives (faithful items)", _fmt(meta["false_positive_rate"]), str(positives))
     Console().print(table)
 
 

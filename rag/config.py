@@ -66,6 +66,8 @@ class RagConfig:
     # is at least this similar corroborates it and is cited too.
     corroborate_similarity: float = 0.55
     max_question_chars: int = MAX_QUESTION_CHARS
+    # Local NLI cross-encoder directory for the support checker; None uses the lexical checker.
+    nli_model: str | None = None
 
     def __post_init__(self) -> None:
         if self.top_k < 1:

@@ -23,6 +23,7 @@ from .config import RagConfig
 from .draft import Draft, DraftSentence, Support
 from .qtypes import QuestionType, answer_items, classify
 from .records import Passage
+from .support import SupportChecker, make_checker
 
 _REFUSALS = {
     "quantity": "The articles don't give that figure.",
@@ -62,10 +63,13 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, store: IndexStore, embedder: Embedder, config: RagConfig):
+    def __init__(self, store: IndexStore, embedder: Embedder, config: RagConfig,
+                 checker: SupportChecker | None = None):
         self.store = store
         self.embedder = embedder
         self.config = config
+        # Verifies that another article's passage really states a sentence before citing it.
+        self.checker = checker or make_checker(config.nli_model)
         df: Counter[str] = Counter()
         vocabulary: set[str] = set()
         n = 0
@@ -280,7 +284,8 @@ class ExtractiveAnswerer:
         supports = [chosen.support]
         cited_docs = {chosen.doc_id}
         for other in candidates:
-            if other.doc_id not in cited_docs and self._corroborates(other, chosen):
+            if (other.doc_id not in cited_docs and self._corroborates(other, chosen)
+                    and self.checker.check(chosen.text, self._chunk_by_id[other.chunk_id].text).supported):
                 supports.append(other.support)
                 cited_docs.add(other.doc_id)
         return supports
