@@ -46,20 +46,40 @@ class Chatbot:
         >>> bot.ask("What did he promise Khamenei?", history=[answer.question, answer.text])
     """
 
+    answerers = ("extractive",)  # the answerer names this build offers
+
     def __init__(self, store: IndexStore, embedder: Embedder, config: RagConfig,
-                 corpus_dir: Path | None = None, build_report: BuildReport | None = None):
-        self.store = store
+                 corpus_dir: Path | None = None, build_report: BuildReport | None = None,
+                 index_dir: Path | None = None):
+        if config.answerer not in self.answerers:
+            raise ValueError(f"unknown answerer {config.answerer!r}; available: {', '.join(self.answerers)}")
         self.embedder = embedder
         self.config = config
         self.corpus_dir = corpus_dir
+        self.index_dir = index_dir
         self.build_report = build_report
-        self.retriever = HybridRetriever(store, embedder, config)
-        if config.answerer != "extractive":
-            raise ValueError(f"unknown answerer {config.answerer!r}; available: extractive")
-        self.answerer = ExtractiveAnswerer(store, embedder, config)
+        self._use(store)
         # Load the model now rather than inside the first question, so that question's
         # timings measure answering, not start-up.
         embedder.encode_queries(["warm-up"])
+
+    def _use(self, store: IndexStore) -> None:
+        self.store = store
+        self.retriever = HybridRetriever(store, self.embedder, self.config)
+        self.answerer = ExtractiveAnswerer(store, self.embedder, self.config)
+
+    def refresh(self, progress: bool = False) -> BuildReport:
+        """Re-scan the corpus folder and index what was added or changed since (incremental).
+
+        For a bot made by ``from_corpus``; the new documents are answerable on return.
+        """
+        if self.corpus_dir is None or self.index_dir is None:
+            raise ValueError("refresh needs a Chatbot made by Chatbot.from_corpus")
+        store, report = open_index(self.corpus_dir, self.index_dir, self.config.index, self.embedder,
+                                   progress=progress, fix=rebuild_hint(self.corpus_dir, self.index_dir))
+        self._use(store)
+        self.build_report = report
+        return report
 
     @classmethod
     def from_corpus(cls, path: str | Path = DEFAULT_CORPUS, *, index_dir: str | Path | None = None,
@@ -79,16 +99,17 @@ class Chatbot:
         store, report = open_index(corpus_dir, index_dir, cfg.index, embedder, rebuild=rebuild,
                                    progress=progress,
                                    fix=rebuild_hint(corpus_dir, index_dir if explicit else None))
-        return cls(store, embedder, cfg, corpus_dir, report)
+        return cls(store, embedder, cfg, corpus_dir, report, index_dir)
 
-    def ask(self, question: str, history: Sequence[Any] | None = None, k: int | None = None) -> Answer:
+    def ask(self, question: str, history: Sequence[Any] | None = None, k: int | None = None,
+            hybrid: bool | None = None) -> Answer:
         """Answer ``question``; ``history`` holds earlier turns (chat messages, (question,
-        answer) pairs or earlier questions). Raises ValueError for an empty or over-long
-        question."""
+        answer) pairs or earlier questions); ``k`` and ``hybrid`` override the configured
+        retrieval for this call. Raises ValueError for an empty or over-long question."""
         started = time.perf_counter()
         question = validate_question(question, self.config.max_question_chars)
         query = resolve_followup(question, normalise_history(history))
-        passages = self.retriever.retrieve(query, k)
+        passages = self.retriever.retrieve(query, k, hybrid)
         retrieved = time.perf_counter()
         draft = self.answerer.answer(query, passages)
         text, citations = compose(draft, self.store, passages)
@@ -98,13 +119,13 @@ class Chatbot:
         return Answer(question, text, draft.refused, citations, passages, timings, query)
 
     def stream(self, question: str, history: Sequence[Any] | None = None,
-               k: int | None = None) -> Iterator[Answer]:
+               k: int | None = None, hybrid: bool | None = None) -> Iterator[Answer]:
         """Yield the answer as it grows, word by word; the last one has ``complete=True``.
 
         The extractive answerer knows its whole answer at once, so this paces it out for a
         chat page; a generative answerer streams its tokens through the same interface.
         """
-        answer = self.ask(question, history, k)
+        answer = self.ask(question, history, k, hybrid)
         pieces = re.findall(r"\S+\s*", answer.text)
         for i in range(1, len(pieces)):
             yield Answer(answer.question, "".join(pieces[:i]).rstrip(), answer.refused,

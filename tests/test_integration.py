@@ -143,3 +143,15 @@ def test_another_local_model_directory_is_selectable_and_guarded(tmp_path, corpu
     (bad / "model.safetensors").write_bytes(b"not weights")
     with pytest.raises(IndexMismatchError, match="Rebuild it"):
         rag.Chatbot.from_corpus(corpus_copy, index_dir=index_dir, model=str(bad))
+
+
+def test_refresh_indexes_a_new_file_and_answers_from_it(tmp_path, corpus_copy, embedder):
+    bot = rag.Chatbot.from_corpus(corpus_copy, index_dir=tmp_path / "idx", embedder=embedder)
+    (corpus_copy / "new.md").write_text(
+        "# Harbour reopens after storm\n\nThe harbour of Port Elmwood reopened on Friday after "
+        "engineers repaired 14 cranes damaged by the storm.\n", encoding="utf-8")
+    report = bot.refresh()
+    assert report.embedded == ["new.md"] and len(report.kept) == 5
+    answer = bot.ask("How many cranes did engineers repair in Port Elmwood?")
+    assert not answer.refused and "14" in answer.text
+    assert answer.citations[0].source == "new.md"
