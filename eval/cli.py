@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .dataset import DEFAULT_SET
+from .gate import BASELINE
 
 DEFAULT_OUT = Path("eval/out")
 
@@ -25,6 +26,8 @@ def register(sub: Any) -> None:
     p.add_argument("--nli-model", default=None, help="local NLI cross-encoder directory for the checker")
     p.add_argument("--squad", type=Path, default=None, help="evaluate on a SQuAD v2.0 file instead")
     p.add_argument("--limit", type=int, default=None, help="with --squad: only the first N questions")
+    p.add_argument("--write-baseline", action="store_true",
+                   help=f"record the default answerer's figures as the regression gate ({BASELINE.name})")
     p.set_defaults(func=cmd_eval)
 
 
@@ -51,4 +54,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print_meta(report["checker_meta"])
     for path in write_reports(report, args.out):
         print(f"wrote {path}")
+    if args.write_baseline:
+        from .gate import write_baseline
+
+        print(f"wrote {write_baseline(report)}")
     return 0
