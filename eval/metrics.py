@@ -119,13 +119,16 @@ def judge_sentence(checker: SupportChecker, claim: str, passages: Sequence[str])
 
 
 # -- refusal and latency ------------------------------------------------------------------------
-def refusal_scores(refused: Sequence[bool], answerable: Sequence[bool]) -> dict[str, float]:
-    """Recall and precision of refusals on unanswerable questions; false refusals on answerable."""
+def refusal_scores(refused: Sequence[bool], answerable: Sequence[bool]) -> dict[str, float | None]:
+    """Recall and precision of refusals on unanswerable questions; false refusals on answerable.
+
+    A rate with nothing to count (no unanswerable question, no refusal) is None, not 0.
+    """
     unanswerable = [r for r, a in zip(refused, answerable, strict=True) if not a]
     on_answerable = [r for r, a in zip(refused, answerable, strict=True) if a]
     right = sum(unanswerable)
     return {
-        "refusal_recall": right / len(unanswerable) if unanswerable else 0.0,
-        "refusal_precision": right / sum(refused) if sum(refused) else 0.0,
-        "false_refusal_rate": sum(on_answerable) / len(on_answerable) if on_answerable else 0.0,
+        "refusal_recall": right / len(unanswerable) if unanswerable else None,
+        "refusal_precision": right / sum(refused) if sum(refused) else None,
+        "false_refusal_rate": sum(on_answerable) / len(on_answerable) if on_answerable else None,
     }

@@ -22,6 +22,8 @@ def write_reports(report: dict[str, Any], out_dir: Path) -> list[Path]:
 
 
 def _fmt(value: Any) -> str:
+    if value is None:
+        return "\u2014"  # nothing to measure in this group
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
@@ -78,6 +80,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
         width = 0.8 / len(_PLOT_METRICS)
         for i, metric in enumerate(_PLOT_METRICS):
             values = [report["answerers"][name]["by_type"][t][metric] for t in types]
+            values = [float("nan") if v is None else v for v in values]  # not applicable: no bar
             ax.bar([x + i * width for x in range(len(types))], values, width, label=metric)
         ax.set_xticks([x + 0.4 - width / 2 for x in range(len(types))], types, rotation=30, ha="right")
         ax.set_ylim(0, 1.05)

@@ -102,8 +102,8 @@ def summarise(results: Sequence[ItemResult]) -> dict[str, Any]:
         "recall_at_3": M.recall_at(ranks, 3),
         "recall_at_5": M.recall_at(ranks, 5),
         "mrr": M.mean_reciprocal_rank(ranks),
-        "latency_p50_ms": M.percentile(latencies, 50),
-        "latency_p95_ms": M.percentile(latencies, 95),
+        "latency_p50_ms": M.percentile(latencies, 50) if latencies else None,
+        "latency_p95_ms": M.percentile(latencies, 95) if latencies else None,
         "answer_words_median": statistics.median(
             [len(M.strip_markers(r.answer).split()) for r in results if r.answer and not r.refused] or [0]),
     }

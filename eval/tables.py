@@ -42,4 +42,6 @@ def print_meta(meta: dict[str, Any]) -> None:
 
 
 def _fmt(value: Any) -> str:
+    if value is None:
+        return "\u2014"
     return f"{value:.3f}" if isinstance(value, float) else str(value)

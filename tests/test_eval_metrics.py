@@ -72,6 +72,8 @@ def test_refusal_recall_precision_and_false_refusals():
     assert scores["refusal_recall"] == pytest.approx(2 / 3)
     assert scores["refusal_precision"] == pytest.approx(2 / 3)
     assert scores["false_refusal_rate"] == pytest.approx(1 / 2)
+    # Nothing to count is not a zero.
+    assert M.refusal_scores([False], [True])["refusal_recall"] is None
 
 
 def test_summary_faithfulness_and_latency_percentiles():
