@@ -95,7 +95,7 @@ def summarise(results: Sequence[ItemResult]) -> dict[str, Any]:
         # own citations, together, support it.
         "faithfulness": _mean(s["supported"] for s in measured),
         "citation_recall": _mean(s["supported"] for s in measured),
-        "citation_precision": sum(s["relevant_citations"] for s in measured) / citations if citations else 0.0,
+        "citation_precision": sum(s["relevant_citations"] for s in measured) / citations if citations else None,
         "sentences_unmeasured": len(sentences) - len(measured),
         **M.refusal_scores([r.refused for r in results], [r.answerable for r in results]),
         "recall_at_1": M.recall_at(ranks, 1),
@@ -135,6 +135,7 @@ def item_dicts(results: Sequence[ItemResult]) -> list[dict[str, Any]]:
     return [asdict(r) for r in results]
 
 
-def _mean(values: Iterable[Any]) -> float:
+def _mean(values: Iterable[Any]) -> float | None:
+    """The mean, or None when there is nothing to average (never a made-up 0)."""
     values = [float(v) for v in values]
-    return sum(values) / len(values) if values else 0.0
+    return sum(values) / len(values) if values else None
