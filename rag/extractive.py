@@ -150,8 +150,8 @@ class ExtractiveAnswerer:
                 start, end = doc.sentences[i]
                 seen[(doc.doc_id, i)] = Candidate(
                     doc.doc_id, i, start, end, doc.text[start:end], chunk.chunk_id,
-                    passage.score / top, self.store.sentence_vector(doc.doc_id, i))
-                seen[(doc.doc_id, i)].context = f"{doc.title}\n{chunk.text}"
+                    passage.score / top, self.store.sentence_vector(doc.doc_id, i),
+                    context=f"{doc.title}\n{chunk.text}")
         return list(seen.values())
 
     def score(self, question: str, qtype: QuestionType, candidates: list[Candidate]) -> None:
