@@ -31,6 +31,7 @@ _REFUSALS = {
     "date": "The articles don't say when.",
     "person": "The articles don't name that person.",
     "place": "The articles don't say where.",
+    "reason": "The articles don't say why.",
 }
 _DEFAULT_REFUSAL = "The articles don't say."
 
@@ -85,6 +86,9 @@ class ExtractiveAnswerer:
         self._idf = {t: math.log(1 + n / c) for t, c in df.items()}
         self._default_idf = math.log(1 + n)
         self._vocabulary = vocabulary
+        # All the text as one run of words, to find multi-word names as phrases.
+        self._phrases = " " + " ".join(
+            w for doc in store.docs.values() for w in T.words(f"{doc.title} {doc.text}")) + " "
         self._vocab_list = sorted(w for w in vocabulary if len(w) >= 4 and not w.isdigit())
         self._chunk_by_id = {c.chunk_id: c for c in store.chunks}
 
@@ -97,7 +101,7 @@ class ExtractiveAnswerer:
             # Short acronyms (TV, UN) are as often common words as names: not judged.
             tokens = [w for w, raw in zip(T.words(name), T.raw_words(name), strict=True)
                       if w not in T.STOPWORDS and len(w) > 1 and not (raw.isupper() and len(raw) <= 3)]
-            if any(not self._known(w) for w in tokens):
+            if any(not self._known(w) for w in tokens) or not self._known_phrase(name):
                 unknown.append(name)
         for figure in T.numbers(question) + [y for y in T.dates(question) if y.isdigit()]:
             digits = figure.replace(",", "")
@@ -105,6 +109,15 @@ class ExtractiveAnswerer:
             if digits.isdigit() and len(digits) >= 2 and not known:
                 unknown.append(figure)
         return unknown
+
+    def _known_phrase(self, name: str) -> bool:
+        """A multi-word name that is not a person's must occur as a phrase: "United Nations"
+        is not known because "United States" and "nations" are. A person may be referred to by
+        the surname alone."""
+        tokens = [w for w in T.words(name) if w not in T.STOPWORDS]
+        if len(tokens) < 2 or T.is_person(name):
+            return True
+        return f" {' '.join(tokens)} " in self._phrases
 
     def _known(self, word: str) -> bool:
         if word in self._vocabulary:
@@ -321,12 +334,13 @@ def _item_terms(items: tuple[str, ...]) -> set[str]:
 
 
 def _initials(sentence: str) -> set[str]:
-    """Acronyms of multi-word names ("Islamic Revolutionary Guard Corps" gives "irgc")."""
+    """Acronyms of multi-word names and of their tails ("Iran's Islamic Revolutionary Guard
+    Corps" gives "iirgc", "irgc", "rgc" and "gc")."""
     out = set()
     for name in T.entities(sentence):
         capitals = [w[0] for w in T.raw_words(name) if w[0].isupper()]
-        if len(capitals) >= 2:
-            out.add("".join(capitals).lower())
+        for start in range(len(capitals) - 1):
+            out.add("".join(capitals[start:]).lower())
     return out
 
 

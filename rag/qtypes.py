@@ -31,13 +31,18 @@ _DURATION = re.compile(
 _WEEKDAY = re.compile(r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _MONTH = re.compile(T.MONTHS)
+# Causal links: after these the cause follows ("… because Egypt refused"); after the
+# backward ones it came first ("Hamas's refusal … prompted the Syrians to cut ties").
+_CAUSE_NEXT = re.compile(r"\b(?:because(?: of)?|due to|owing to|as a result of|in order to|so that|since|for fear)\b",
+                         re.IGNORECASE)
+_CAUSE_BEFORE = re.compile(r"\b(?:prompt(?:ed|ing)|led to|leading to|forc(?:ed|ing)|caus(?:ed|ing))\b", re.IGNORECASE)
 # How near (in words) a figure or a name must be to the noun the question is about.
 _NEAR_WORDS = 3
 
 
 @dataclass(frozen=True)
 class QuestionType:
-    """``kind`` is person, date, duration, place, quantity, amount, entity or open.
+    """``kind`` is person, date, duration, place, quantity, amount, entity, reason or open.
 
     ``focus`` is the stem of the noun the answer must be attached to: what a figure counts
     ("rockets" in "how many rockets"), or what a name names ("drone" in "the name of the
@@ -77,6 +82,8 @@ def classify(question: str) -> QuestionType:
         if focus in _MONEY_FOCUS:
             return QuestionType("amount", T.stem(focus))
         return QuestionType("quantity", T.stem(focus) if focus not in T.STOPWORDS else None)
+    if re.match(r"^(and |so )?why\b|.*\b(for what reason|what (was|is) the reason|what caused)\b", q):
+        return QuestionType("reason")
     if re.search(r"\bhow long\b", q):
         return QuestionType("duration", detail="ago" if re.search(r"\bhow long ago\b", q) else None)
     if re.search(r"\b(what|which) (amount|sum|figure|number|percentage|share)\b", q):
@@ -102,6 +109,21 @@ def classify(question: str) -> QuestionType:
     if re.search(rf"\b(what|which)\s+(\w+\s+)?{_ORG_NOUNS}\b", q):
         return QuestionType("entity")
     return QuestionType("open")
+
+
+def _reasons(sentence: str, question: str) -> list[str]:
+    """The causal link of a sentence that gives a reason for what the question asks about:
+    the question must match the effect side, and the cause side must add something new."""
+    asked = set(T.content_terms(question))
+    for pattern, cause_first in ((_CAUSE_NEXT, False), (_CAUSE_BEFORE, True)):
+        for m in pattern.finditer(sentence):
+            before, after = sentence[: m.start()], sentence[m.end():]
+            cause, effect = (before, after) if cause_first else (after, before)
+            effect_hits = len(asked & set(T.content_terms(effect)))
+            cause_terms = set(T.content_terms(cause))
+            if 3 * effect_hits >= len(asked) and effect_hits >= len(asked & cause_terms) and cause_terms - asked:
+                return [m.group()]
+    return []
 
 
 def _near(sentence: str, start: int, end: int, focus: str, after_only: bool) -> bool:
@@ -149,6 +171,8 @@ def answer_items(sentence: str, qtype: QuestionType, question: str) -> list[str]
         found = _new(T.dates(sentence), qwords)
         pattern = {"year": _YEAR, "weekday": _WEEKDAY, "month": _MONTH}.get(qtype.detail or "")
         return [d for d in found if pattern.search(d)] if pattern else found
+    if kind == "reason":
+        return _reasons(sentence, question)
     if kind == "duration":
         # "How long ago…" wants a point in the past ("forty years ago"); "how long did it
         # last" wants a span, which "a few years ago" is not.

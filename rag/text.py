@@ -11,6 +11,7 @@ from functools import lru_cache
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:[.,][0-9]+)*")
 _POSSESSIVE = re.compile(r"(?<=\w)['\u2019]s?\b")
+_NOT = re.compile(r"n['\u2019]t\b", re.IGNORECASE)
 
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before
@@ -20,7 +21,8 @@ STOPWORDS = frozenset(
     out over own same she should so some such than that the their theirs them themselves then
     there these they this those through to too under until up very was we were what when where
     which while who whom whose why will with would you your yours s t ll re ve d m many much
-    according said says told tell reported reportedly according did does get got also one""".split()
+    according said says told tell reported reportedly did does get got also one couldn wouldn
+    didn wasn weren isn aren doesn don won shouldn cannot ca wo""".split()
 )
 # Question words and verbs that carry no content for matching.
 QUESTION_WORDS = frozenset(
@@ -83,6 +85,7 @@ def stem(word: str) -> str:
 
 def raw_words(text: str) -> list[str]:
     """Word tokens as written, possessives removed, hyphenated names split."""
+    text = _NOT.sub(" not", text)  # "couldn't" is "could not", not a word "couldnt"
     return _WORD.findall(_POSSESSIVE.sub("", text.replace("-", " ")))
 
 
