@@ -11,11 +11,12 @@ from typing import Any
 from index import BuildReport, Embedder, IndexStore, SentenceTransformerEmbedder, open_index, rebuild_hint
 
 from .config import RagConfig
+from .decompose import merge_drafts, split_question
 from .draft import compose
 from .extractive import ExtractiveAnswerer
 from .followup import normalise_history, resolve_followup
 from .paths import DEFAULT_CORPUS, default_index_dir
-from .records import Answer
+from .records import Answer, Passage
 from .retriever import HybridRetriever
 
 
@@ -109,9 +110,12 @@ class Chatbot:
         started = time.perf_counter()
         question = validate_question(question, self.config.max_question_chars)
         query = resolve_followup(question, normalise_history(history))
-        passages = self.retriever.retrieve(query, k, hybrid)
+        parts = split_question(query)
+        retrieved_parts = [self.retriever.retrieve(part, k, hybrid) for part in parts]
         retrieved = time.perf_counter()
-        draft = self.answerer.answer(query, passages)
+        drafts = [self.answerer.answer(part, ps) for part, ps in zip(parts, retrieved_parts, strict=True)]
+        draft = merge_drafts(drafts)
+        passages = _interleave(retrieved_parts)
         text, citations = compose(draft, self.store, passages)
         done = time.perf_counter()
         timings = {"retrieve": (retrieved - started) * 1000, "answer": (done - retrieved) * 1000,
@@ -137,3 +141,15 @@ class Chatbot:
     def documents(self) -> list[dict[str, Any]]:
         """The indexed articles: source, title and date, in corpus order."""
         return [{"source": d.doc_id, "title": d.title, "date": d.date} for d in self.store.docs.values()]
+
+
+def _interleave(rankings: list[list[Passage]]) -> list[Passage]:
+    """Passages of several retrievals, best of each first, each passage once."""
+    out: list[Passage] = []
+    seen: set[str] = set()
+    for rank in range(max(map(len, rankings), default=0)):
+        for ranking in rankings:
+            if rank < len(ranking) and ranking[rank].chunk_id not in seen:
+                seen.add(ranking[rank].chunk_id)
+                out.append(ranking[rank])
+    return out
