@@ -57,7 +57,7 @@ class RagConfig:
     other_account_ratio: float = 0.70
     # ... and at least this similar to it (a spelling variant of a name), or as similar as
     # ``same_fact_similarity`` with other names or figures.
-    other_account_similarity: float = 0.60
+    other_account_similarity: float = 0.50
     # Further sentences must score at least this share of the best one.
     extra_sentence_ratio: float = 0.95
     # Two sentences this similar say the same thing: one is kept, the other corroborates.

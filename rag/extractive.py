@@ -275,17 +275,17 @@ class ExtractiveAnswerer:
             if c.relevance >= cfg.other_account_ratio * best.relevance and self._other_account(c, best):
                 add(c)
         # Further answers of the asked type that score almost as well.
-        answered = {_item_key(i) for c in chosen for i in c.items}
+        answered = [_item_words(i) for c in chosen for i in c.items]
         for c in pool[1:]:
             if c.score < cfg.extra_sentence_ratio * best.score:
                 break
             if any(float(c.vector @ s.vector) >= cfg.same_fact_similarity for s in chosen):
                 continue  # the same fact again; it corroborates instead
-            keys = {_item_key(i) for i in c.items}
-            if qtype.typed and keys <= answered:
-                continue  # gives no answer the chosen sentences lack
+            new = [w for w in map(_item_words, c.items) if not any(w <= a or a <= w for a in answered)]
+            if qtype.typed and not new:
+                continue  # gives no answer the chosen sentences lack ("Al-Arouri" after "Saleh al-Arouri")
             if add(c):
-                answered |= keys
+                answered += new
         return chosen
 
     def _refuse(self, qtype: QuestionType, closest: Candidate) -> Draft:
@@ -362,3 +362,8 @@ def _item_key(item: str) -> str:
     """What identifies an answer across spellings: a name's last word, a figure's digits."""
     tokens = [w for w in T.words(item) if w not in T.STOPWORDS]
     return tokens[-1] if tokens else ""
+
+
+def _item_words(item: str) -> frozenset[str]:
+    """An answer item as its distinctive words; one item inside another is the same answer."""
+    return frozenset(w for w in T.words(item) if w not in T.STOPWORDS and w not in ("al", "el", "abu"))

@@ -42,7 +42,8 @@ _NEAR_WORDS = 3
 
 @dataclass(frozen=True)
 class QuestionType:
-    """``kind`` is person, date, duration, place, quantity, amount, entity, reason or open.
+    """``kind`` is person, date, duration, place, quantity, amount, entity, reason, name_part
+    (the first or full name of someone the question names by surname) or open.
 
     ``focus`` is the stem of the noun the answer must be attached to: what a figure counts
     ("rockets" in "how many rockets"), or what a name names ("drone" in "the name of the
@@ -99,6 +100,11 @@ def classify(question: str) -> QuestionType:
         rest = m.group(1)
         if T.entities(rest) and " ".join(T.entities(rest)) == rest:
             return QuestionType("open")  # "Who is Mahmoud al-Zahar?" asks for a description
+    if m := re.search(r"\b(first|full) name of (?:the )?(?:.*?\b(?:member|official|leader|man|woman) )?"
+                      r"(?:surnamed |named |called )?(.+?)\W*$", question, re.IGNORECASE):
+        # "the first name of delegation member Hamdan": the name that ends in "Hamdan".
+        surname = T.words(m.group(2))[-1] if T.words(m.group(2)) else ""
+        return QuestionType("name_part", focus=surname, detail=m.group(1).lower())
     if head := _name_of_focus(q):
         kind = "person" if re.fullmatch(_PERSON_NOUNS, head) or head == "source" else "entity"
         return QuestionType(kind, focus=T.stem(head))
@@ -109,6 +115,21 @@ def classify(question: str) -> QuestionType:
     if re.search(rf"\b(what|which)\s+(\w+\s+)?{_ORG_NOUNS}\b", q):
         return QuestionType("entity")
     return QuestionType("open")
+
+
+def _name_parts(sentence: str, qtype: QuestionType) -> list[str]:
+    """The first names (or full names) of the people in ``sentence`` whose surname the
+    question gives."""
+    out = []
+    for name in T.entities(sentence):
+        raw = T.raw_words(name)
+        lowered = [w.lower() for w in raw]
+        if qtype.focus in lowered and lowered.index(qtype.focus) > 0:
+            at = lowered.index(qtype.focus)
+            given = [w for w in raw[:at] if w.lower() not in ("al", "el", "abu", "bin", "ibn")]
+            if given:
+                out.append(given[-1] if qtype.detail == "first" else name)
+    return out
 
 
 def _reasons(sentence: str, question: str) -> list[str]:
@@ -171,6 +192,8 @@ def answer_items(sentence: str, qtype: QuestionType, question: str) -> list[str]
         found = _new(T.dates(sentence), qwords)
         pattern = {"year": _YEAR, "weekday": _WEEKDAY, "month": _MONTH}.get(qtype.detail or "")
         return [d for d in found if pattern.search(d)] if pattern else found
+    if kind == "name_part":
+        return _name_parts(sentence, qtype)
     if kind == "reason":
         return _reasons(sentence, question)
     if kind == "duration":
