@@ -51,7 +51,7 @@ class RagConfig:
     min_typed_sentence_coverage: float = 0.10
     # A typed question is answered only if its best sentence of the asked type is at least
     # this relevant relative to the most relevant sentence overall (else it is a near miss).
-    typed_relative_min: float = 0.65
+    typed_relative_min: float = 0.70
     # Another article's differing account of the chosen fact is added when at least this
     # relevant relative to the best sentence.
     other_account_ratio: float = 0.70

@@ -86,9 +86,13 @@ class ExtractiveAnswerer:
         self._idf = {t: math.log(1 + n / c) for t, c in df.items()}
         self._default_idf = math.log(1 + n)
         self._vocabulary = vocabulary
-        # All the text as one run of words, to find multi-word names as phrases.
-        self._phrases = " " + " ".join(
-            w for doc in store.docs.values() for w in T.words(f"{doc.title} {doc.text}")) + " "
+        # Which sentences (and titles) hold each word, to find a multi-word name's words together.
+        self._postings: dict[str, set[int]] = {}
+        texts = [d.title for d in store.docs.values()]
+        texts += [d.sentence(i) for d in store.docs.values() for i in range(len(d.sentences))]
+        for number, text in enumerate(texts):
+            for w in T.words(text):
+                self._postings.setdefault(w, set()).add(number)
         self._vocab_list = sorted(w for w in vocabulary if len(w) >= 4 and not w.isdigit())
         self._chunk_by_id = {c.chunk_id: c for c in store.chunks}
 
@@ -111,13 +115,14 @@ class ExtractiveAnswerer:
         return unknown
 
     def _known_phrase(self, name: str) -> bool:
-        """A multi-word name that is not a person's must occur as a phrase: "United Nations"
-        is not known because "United States" and "nations" are. A person may be referred to by
-        the surname alone."""
+        """A multi-word name that is not a person's must have all its words in one sentence:
+        "United Nations" is not known because "United States" and "nations" are, while "Iran's
+        Revolutionary Guard" is ("Iran's Islamic Revolutionary Guard Corps"). A person may be
+        referred to by the surname alone."""
         tokens = [w for w in T.words(name) if w not in T.STOPWORDS]
         if len(tokens) < 2 or T.is_person(name):
             return True
-        return f" {' '.join(tokens)} " in self._phrases
+        return bool(set.intersection(*(self._postings.get(w, set()) for w in tokens)))
 
     def _known(self, word: str) -> bool:
         if word in self._vocabulary:

@@ -18,10 +18,17 @@ _ORG_NOUNS = (
     r"party|alliance|militia|institute|news agency|force)"
 )
 _AUXILIARIES = frozenset("did does do was is has had will would".split())
-_PLACE_NOUNS = r"(?:city|cities|country|countries|place|capital|town|region|states?|nations?|location)"
+_PLACE_NOUNS = (r"(?:city|cities|country|countries|place|capital|town|region|states?|nations?|location|venue|site|"
+                r"building|neighbou?rhood|area)")
 _DATE_NOUNS = r"(?:year|date|day|month|week|time)"
 
 
+# "which [adjective…] NOUN" before a verb or preposition: the noun names the kind of answer.
+_WHICH_NOUN = re.compile(
+    r"\bwhich\s+(?:[\w-]+\s+){0,2}?([a-z]{3,})\s+(?:did|does|do|was|is|were|are|has|have|had|will|would|"
+    r"can|could|of|in|from|to|besides|reportedly|said|say|says)\b"
+)
+_KIND_WORDS = frozenset("model type kind brand sort make version class".split())
 _PARTICIPLES = frozenset("shot made held led sent built given taken seen done known called named".split())
 _DURATION = re.compile(
     r"\b(?:\d+|a few|several|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|"
@@ -112,8 +119,17 @@ def classify(question: str) -> QuestionType:
         return QuestionType("person")
     if re.search(rf"\bwhere\b|\b(what|which|in what|in which)\s+(\w+\s+)?{_PLACE_NOUNS}\b", q):
         return QuestionType("place")
-    if re.search(rf"\b(what|which)\s+(\w+\s+)?{_ORG_NOUNS}\b", q):
-        return QuestionType("entity")
+    if m := re.search(rf"\b(what|which)\s+(\w+\s+)?({_ORG_NOUNS})\b", q):
+        return QuestionType("entity", focus=T.stem(m.group(3).split()[-1]), detail="soft")
+    if m := _WHICH_NOUN.search(q):
+        # "Which media outlet did…", "Which other factions besides Hamas…"; in "which model
+        # of suicide drone", the drone is what the name must stand by.
+        head = m.group(1)
+        of = re.match(r"\s*of\s+(?:[\w-]+\s+){0,2}?([a-z]{3,})\s+(?:did|does|do|was|is|were|are|has|have|had|will)\b",
+                      q[m.end(1):])
+        if head in _KIND_WORDS and of:
+            head = of.group(1)
+        return QuestionType("entity", focus=T.stem(head), detail="soft")
     return QuestionType("open")
 
 
@@ -147,10 +163,10 @@ def _reasons(sentence: str, question: str) -> list[str]:
     return []
 
 
-def _near(sentence: str, start: int, end: int, focus: str, after_only: bool) -> bool:
-    """True when a word stemming to ``focus`` lies within a few words of sentence[start:end]."""
-    after = T.words(sentence[end:])[:_NEAR_WORDS]
-    before = [] if after_only else T.words(sentence[:start])[-_NEAR_WORDS:]
+def _near(sentence: str, start: int, end: int, focus: str, after_only: bool, within: int = _NEAR_WORDS) -> bool:
+    """True when a word stemming to ``focus`` lies within ``within`` words of sentence[start:end]."""
+    after = T.words(sentence[end:])[:within]
+    before = [] if after_only else T.words(sentence[:start])[-within:]
     return any(T.stem(w) == focus for w in after + before)
 
 
@@ -213,8 +229,13 @@ def answer_items(sentence: str, qtype: QuestionType, question: str) -> list[str]
     if kind in ("person", "place", "entity"):
         months = set(T.words(" ".join(_MONTH_NAMES)))
         found = [e for e in _new_names(T.entities(sentence), qwords) if not set(T.words(e)) <= months]
-        if qtype.focus:  # "the name of the drone": the name must stand by the word "drone"
-            found = [e for e, a, b in _spans(sentence, found) if _near(sentence, a, b, qtype.focus, False)]
+        if qtype.focus and (qtype.detail != "soft" or qtype.focus in {T.stem(w) for w in T.words(sentence)}):
+            # "the name of the drone": the name must stand by the word "drone" (for "which
+            # newspaper…", only where the sentence says "newspaper" at all).
+            near = _NEAR_WORDS if qtype.detail != "soft" else 2 * _NEAR_WORDS
+            found = [e for e, a, b in _spans(sentence, found) if _near(sentence, a, b, qtype.focus, False, near)]
+        if kind == "place":
+            found = [e for e in found if not T.is_person(e)]  # "where" is never answered by a person
         if kind == "person":
             people = [e for e in found if T.is_person(e)]
             return people or [e for e in found if len(T.words(e)) == 1 and _after_title(sentence, e)]
@@ -229,3 +250,4 @@ _MONTH_NAMES = ("January February March April May June July August September Oct
 def _after_title(sentence: str, name: str) -> bool:
     """A single capitalised word preceded by a title ("Chief Arouri", "said Khamenei")."""
     return bool(re.search(rf"\b(?:[A-Z][a-z]+|said|told)\s+{re.escape(name)}\b", sentence))
+

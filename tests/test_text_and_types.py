@@ -13,7 +13,8 @@ def test_classify_reads_the_asked_type():
     assert classify("Where did the diplomats meet?").kind == "place"
     assert classify("Which newspaper reported the talks?").kind == "entity"
     assert classify("Who is Mahmoud al-Zahar?").kind == "open"
-    assert classify("Why did Syria cut ties?").kind == "open"
+    assert classify("Why did Syria cut ties?").kind == "reason"
+    assert classify("What did Khamenei say about missiles?").kind == "open"
 
 
 def test_answer_items_find_names_dates_and_figures_not_in_the_question():
@@ -85,3 +86,24 @@ def test_history_accepts_pairs_and_rejects_garbage():
         normalise_history([{"role": "system"}])
     with pytest.raises(ValueError):
         normalise_history([42])
+
+
+def test_a_reason_must_explain_the_asked_effect():
+    s = "Haniyeh was unable to attend the meeting because Egypt refused to allow him to leave Gaza Strip."
+    q = "Why was Haniyeh unable to attend the meeting?"
+    assert answer_items(s, classify(q), q) == ["because"]
+    q = "Why did Egypt refuse to let Haniyeh leave Gaza?"  # the sentence gives no reason for this
+    assert answer_items(s, classify(q), q) == []
+
+
+def test_first_name_questions_read_the_given_name_of_the_surname():
+    q = "What is the first name of delegation member Hamdan?"
+    assert classify(q).kind == "name_part"
+    assert answer_items("It included Maher Salah, Usama Hamdan and Ismail Radwan.", classify(q), q) == ["Usama"]
+
+
+def test_which_noun_questions_want_a_name_by_that_noun_where_the_sentence_has_it():
+    q = "Which model of suicide drone did Iran promise?"
+    far = "Iran promised Kornet missiles, shoulder-fired missiles and suicide drones."
+    assert answer_items(far, classify(q), q) == []
+    assert answer_items("Iran promised the Shahed drone model to them.", classify(q), q) == ["Shahed"]
