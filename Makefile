@@ -25,7 +25,7 @@ test: install
 	$(BIN)/pytest
 
 chat: install index
-	$(BIN)/rag ask "Who led the Hamas delegation that met Khamenei?"
+	$(BIN)/rag chat
 
 bench: install
 	$(BIN)/rag bench

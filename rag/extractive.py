@@ -21,7 +21,7 @@ from index import Embedder, IndexStore
 from . import text as T
 from .config import RagConfig
 from .draft import Draft, DraftSentence, Support
-from .qtypes import QuestionType, answer_items, classify
+from .qtypes import QuestionType, answer_items, classify, topic
 from .records import Passage
 from .support import SupportChecker, make_checker
 
@@ -175,7 +175,7 @@ class ExtractiveAnswerer:
     def score(self, question: str, qtype: QuestionType, candidates: list[Candidate]) -> None:
         cfg = self.config
         qvec = self.embedder.encode_queries([question])[0]
-        terms = self.question_units(question)
+        terms = self.question_units(topic(question))
         for c in candidates:
             dense = float(c.vector @ qvec)
             c.coverage = self._coverage(terms, c.text)

@@ -251,3 +251,18 @@ def _after_title(sentence: str, name: str) -> bool:
     """A single capitalised word preceded by a title ("Chief Arouri", "said Khamenei")."""
     return bool(re.search(rf"\b(?:[A-Z][a-z]+|said|told)\s+{re.escape(name)}\b", sentence))
 
+
+
+# The words that say what kind of answer is wanted, not what it is about.
+_SCAFFOLD = re.compile(
+    r"\b(?:(?:on|in|at|for) )?(?:what|which) (?:day of the week|day|year|month|date|time)\b|"
+    r"\bhow (?:many|much|long(?: ago)?)\b|\b(?:what|which) (?:is|was) the (?:first |full )?name of\b|"
+    r"\b(?:first|full) name\b",
+    re.IGNORECASE,
+)
+
+
+def topic(question: str) -> str:
+    """The question without its answer-type words ("on what day of the week", "how many"),
+    for lexical matching: "week" in the question must not pull in "this week"."""
+    return " ".join(_SCAFFOLD.sub(" ", question).split())

@@ -10,6 +10,7 @@ from index import Embedder, IndexStore
 from index.chunking import embedding_text
 
 from .config import RagConfig
+from .qtypes import topic
 from .records import Passage
 from .text import content_terms
 
@@ -47,7 +48,7 @@ class HybridRetriever:
         return [int(i) for i in ids[0] if i >= 0]
 
     def bm25_ranking(self, query: str, n: int) -> list[int]:
-        terms = content_terms(query)
+        terms = content_terms(topic(query))
         if not terms:
             return []
         scores = self._bm25.get_scores(terms)

@@ -1,0 +1,205 @@
+"""The chat page in a real headless Chromium: streaming, citations, upload, and no XSS.
+
+Uses Debian's /usr/bin/chromium (.ci/run installs it). The page keeps a connection open,
+so the tests wait for elements, never for network idle.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from .ui_helpers import AROURI, OUT, ROCKETS, launch, make_bot
+
+pytestmark = pytest.mark.integration
+CHROMIUM = Path("/usr/bin/chromium")
+TIMEOUT_MS = 30_000
+HOSTILE_SCRIPT = "<script>window.__xss=1</script>"
+HOSTILE_IMG = '<img src=x onerror="window.__xss=2">'
+HOSTILE_TITLE = "Zephyr Council <script>window.__xss=3</script> bridges"
+HOSTILE_DOC = (f"{HOSTILE_TITLE}\n\nThe Zephyr Council {HOSTILE_SCRIPT} approved 17 new bridges "
+               f"{HOSTILE_IMG} across the Valdoria river in March 2019.\n\n"
+               "Engineers from the coastal towns will build them over the next four years.\n")
+HARBOR_DOC = ("# Port of Marisol opens Aurora Quay\n\nThe Port of Marisol opened a new container terminal "
+              "named Aurora Quay on 4 March 2019.\n\nThe terminal doubles the port's capacity for cargo ships.\n")
+
+# Records when the last assistant message first shows text and when it is complete,
+# relative to the moment the question is submitted (set just before pressing Enter).
+TIMING_JS = """() => {
+  window.__timing = {};
+  window.__t0 = performance.now();
+  const chat = document.querySelector('#chat');
+  const seen = chat.querySelectorAll('.msg.bot').length;
+  const observer = new MutationObserver(() => {
+    const bots = chat.querySelectorAll('.msg.bot');
+    if (bots.length <= seen) { return; }
+    const last = bots[bots.length - 1];
+    const now = performance.now() - window.__t0;
+    if (window.__timing.first === undefined && last.querySelector('.msg-text').textContent.trim()) {
+      window.__timing.first = now;
+    }
+    if (last.getAttribute('data-complete') === 'true') { window.__timing.complete = now; observer.disconnect(); }
+  });
+  observer.observe(chat, {subtree: true, childList: true, characterData: true, attributes: true});
+}"""
+
+
+@pytest.fixture(scope="module")
+def app(embedder, tmp_path_factory: pytest.TempPathFactory):
+    bot = make_bot(tmp_path_factory.mktemp("ui_browser"), embedder)
+    demo, url = launch(bot)
+    yield url, bot
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                      args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, app):
+    """A fresh page on the app that records dialogs and requests the page makes."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.dialogs, page.requested = [], []
+    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+    page.on("request", lambda request: page.requested.append(request.url))
+    started = time.perf_counter()
+    page.goto(app[0])
+    page.wait_for_selector("#chat .chat-log")
+    page.load_seconds = time.perf_counter() - started
+    yield page
+    page.close()
+
+
+def ask(page, question: str) -> dict:
+    """Type ``question``, submit it, wait for the complete answer; return the timings (ms)."""
+    box = page.locator("#question textarea")
+    box.fill(question)
+    page.evaluate(TIMING_JS)
+    box.press("Enter")
+    page.wait_for_function("() => window.__timing.complete !== undefined")
+    assert page.locator("#chat .msg.bot").last.get_attribute("data-complete") == "true"
+    return page.evaluate("window.__timing")
+
+
+def upload(page, path: Path) -> str:
+    """Upload ``path`` through the page's upload component; return the one-line result."""
+    page.set_input_files("#upload input[type=file]", str(path))
+    notice = page.locator("#notice .notice")
+    notice.wait_for()
+    return notice.inner_text()
+
+
+def test_chat_streams_a_cited_answer_and_a_marker_shows_its_passage(page):
+    timings = ask(page, AROURI)
+    answer = page.locator("#chat .msg.bot").last
+    assert "Arouri" in answer.inner_text()
+    assert "answer" in answer.get_attribute("class")
+    links = answer.locator("sup.cite a.cite-link")
+    assert links.count() >= 1
+    assert "Arouri" in links.first.get_attribute("title")  # hover shows the cited sentence
+    assert timings["first"] < timings["complete"], "the answer grew before it was complete"
+
+    target = links.first.get_attribute("data-target")
+    links.first.click()
+    entry = page.locator(f"#sources details.source#{target}")
+    page.wait_for_function("id => document.getElementById(id).classList.contains('active')", arg=target)
+    assert entry.get_attribute("open") is not None
+    assert entry.locator("blockquote.passage").is_visible()
+    assert "Arouri" in entry.locator("mark").inner_text()
+
+    # A follow-up resolves "he" from the conversation's history.
+    ask(page, "What did he promise Khamenei?")
+    assert "first line of defense" in page.locator("#chat .msg.bot").last.inner_text()
+    assert page.locator("#chat .msg.user").count() == 2
+    last_marker = page.locator("#chat .msg.bot").last.locator("a.cite-link").first
+    last_marker.click()
+    page.wait_for_function("id => document.getElementById(id).classList.contains('active')",
+                           arg=last_marker.get_attribute("data-target"))
+    # A marker of the earlier answer, whose sources the panel no longer shows, opens its card.
+    old_marker = page.locator("#chat .msg.bot").first.locator("a.cite-link").first
+    old_marker.click()
+    card = page.locator("#chat .msg.bot").first.locator(".cite-card").first
+    card.wait_for(state="visible")
+    assert "Arouri" in card.inner_text()
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUT / "chat.png"), full_page=True)
+    figures = {"page_load_ms": round(page.load_seconds * 1000, 1), "first_token_ms": round(timings["first"], 1),
+               "complete_answer_ms": round(timings["complete"], 1)}
+    (OUT / "timings.json").write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    print(f"\nbrowser timings: page load {figures['page_load_ms']} ms, first streamed text "
+          f"{figures['first_token_ms']} ms, complete answer {figures['complete_answer_ms']} ms")
+
+
+def test_refusal_looks_different_from_an_answer(page):
+    ask(page, ROCKETS)
+    message = page.locator("#chat .msg.bot").last
+    assert "refusal" in message.get_attribute("class")
+    assert message.locator(".badge-refusal").is_visible()
+    assert "Not in the articles" in message.text_content()
+    answered_colour = "rgb(46, 125, 50)"
+    assert message.evaluate("e => getComputedStyle(e).borderLeftColor") != answered_colour
+
+
+def test_empty_question_shows_a_friendly_message(page):
+    page.locator("#send").click()
+    notice = page.locator("#notice .notice")
+    notice.wait_for()
+    assert "The question is empty" in notice.inner_text()
+    assert "Traceback" not in page.content()
+    assert page.locator("#chat .msg").count() == 0
+
+
+def test_uploaded_file_is_indexed_and_cited(page, app, tmp_path: Path):
+    source = tmp_path / "Port news (draft).md"
+    source.write_text(HARBOR_DOC, encoding="utf-8")
+    message = upload(page, source)
+    assert message.startswith("Indexed 1 file(s)")
+    saved = message.split(": ", 1)[1].rstrip(".")
+    assert saved == "Port_news_draft.md" and (app[1].corpus_dir / saved).is_file()
+    page.locator("#corpus").get_by_text(saved).wait_for()
+    assert "6 articles indexed" in page.locator("#corpus").inner_text()
+
+    ask(page, "What is the name of the new container terminal at the Port of Marisol?")
+    assert "Aurora Quay" in page.locator("#chat .msg.bot").last.inner_text()
+    cited_files = page.locator("#sources details.source .src-file").all_inner_texts()
+    assert saved in cited_files
+
+
+def test_hostile_document_shows_as_text_and_runs_nothing(page, tmp_path: Path):
+    source = tmp_path / "zephyr.txt"
+    source.write_text(HOSTILE_DOC, encoding="utf-8")
+    assert upload(page, source).startswith("Indexed 1 file(s)")
+
+    ask(page, "How many new bridges did the Zephyr Council approve?")
+    page.locator(".cite-link").last.hover()
+    page.wait_for_timeout(300)
+    # Nothing of the markup ran or was built into the page...
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert page.dialogs == []
+    assert page.locator("#chat script, #sources script, #chat img, #sources img, #corpus img").count() == 0
+    assert not [url for url in page.requested if url.rstrip("/").endswith("/x")]
+    # ... it shows literally, in the answer, the Sources panel and the corpus panel.
+    chat_text = page.locator("#chat .msg.bot").last.inner_text()
+    assert "17 new bridges" in chat_text
+    assert HOSTILE_SCRIPT in chat_text and HOSTILE_IMG in chat_text
+    sources_text = page.locator("#sources").inner_text()
+    assert "zephyr.txt" in sources_text
+    assert HOSTILE_SCRIPT in sources_text and HOSTILE_IMG in sources_text and HOSTILE_TITLE in sources_text
+    assert HOSTILE_TITLE in page.locator("#corpus").inner_text()
+    OUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUT / "xss.png"), full_page=True)

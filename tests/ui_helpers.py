@@ -1,0 +1,50 @@
+"""Shared by the chat page's integration tests: a bot over a corpus copy, a launched app."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+from pathlib import Path
+from typing import Any
+
+from .conftest import CORPUS
+
+AROURI = "Who led the Hamas delegation that met Khamenei?"
+PAYMENT = "How much did Iran pay to the families of those killed in the Gaza protests?"
+ROCKETS = "How many rockets did Hamas fire at Israel in 2019?"
+HANIYEH = "Why was Ismail Haniyeh unable to attend the meeting?"
+OUT = Path(__file__).resolve().parent / "out" / "ui"  # gitignored; screenshots and timings land here
+
+
+def free_port() -> int:
+    """A port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_bot(root: Path, embedder: Any) -> Any:
+    """A Chatbot over a writable copy of the project's corpus, indexed under ``root``."""
+    import rag
+
+    corpus = root / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    return rag.Chatbot.from_corpus(corpus, index_dir=root / "index", embedder=embedder)
+
+
+def launch(bot: Any, **config: Any) -> tuple[Any, str]:
+    """Serve the page for ``bot`` on 127.0.0.1 and a free port, without blocking."""
+    from ui.app import build_app, launch_app
+    from ui.config import UIConfig
+
+    ui_config = UIConfig(port=free_port(), **config)
+    demo = build_app(bot, ui_config)
+    url = launch_app(demo, ui_config, prevent_thread_lock=True, quiet=True)
+    assert url.startswith("http://127.0.0.1:"), url
+    return demo, url
+
+
+def markers(text: str) -> set[int]:
+    """The [n] markers of an answer text."""
+    return {int(m) for m in re.findall(r"\[(\d+)\]", text)}

@@ -1,0 +1,45 @@
+"""`rag chat`: serve the chat page (plugged into the `rag` command by an entry point)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from .config import UIConfig
+
+
+def register(sub: Any) -> None:
+    """Add the `chat` subcommand to the `rag` command's subparsers (gradio loads on use only)."""
+    from rag.paths import DEFAULT_CORPUS
+
+    defaults = UIConfig()
+    p = sub.add_parser("chat", help="open the chat page in the browser (Gradio)")
+    p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="folder of articles")
+    p.add_argument("--index-dir", type=Path, default=None, help="where the index is stored")
+    p.add_argument("--host", default=defaults.host,
+                   help=f"address to serve on (default {defaults.host}: this machine only)")
+    p.add_argument("--port", type=int, default=defaults.port, help=f"port (default {defaults.port})")
+    p.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
+    p.add_argument("--max-upload-mb", type=float, default=defaults.max_upload_bytes / (1024 * 1024),
+                   help="largest file the page accepts, in MB (default %(default)g)")
+    p.set_defaults(func=cmd_chat)
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """Build or reuse the corpus index, then serve the page until interrupted."""
+    from rag.chatbot import Chatbot
+
+    config = UIConfig(host=args.host, port=args.port, share=args.share,
+                      max_upload_bytes=int(args.max_upload_mb * 1024 * 1024))
+    bot = Chatbot.from_corpus(args.corpus, index_dir=args.index_dir, progress=True)
+    from .app import build_app, launch_app  # gradio is heavy: only `rag chat` pays for it
+
+    demo = build_app(bot, config)
+    url = launch_app(demo, config, prevent_thread_lock=True, quiet=True)
+    print(f"Chat page for {len(bot.documents)} articles in {args.corpus}: {url} (Ctrl+C stops)", flush=True)
+    if config.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: serving on {config.host}: anyone who can reach this machine can read and add articles",
+              flush=True)
+    demo.block_thread()
+    return 0

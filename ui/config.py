@@ -1,0 +1,39 @@
+"""Settings of the chat page, in one frozen dataclass built once and passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXAMPLE_QUESTIONS = (
+    "Who led the Hamas delegation that met Khamenei?",
+    "How much did Iran pay to the families of those killed in the Gaza protests?",
+    "How many rockets did Hamas fire at Israel in 2019?",
+)
+
+
+@dataclass(frozen=True)
+class UIConfig:
+    """What the page offers and how it serves."""
+
+    # Loopback only: the page reads and writes the corpus folder, so it is private by default.
+    host: str = "127.0.0.1"
+    port: int = 7860
+    # A public gradio.live tunnel; off unless asked for on the command line.
+    share: bool = False
+    # Largest accepted upload; news articles are kilobytes, a PDF a few megabytes at most.
+    max_upload_bytes: int = 5 * 1024 * 1024
+    # The extractive answerer knows its answer at once; this pause between words lets the
+    # reader see it grow the way a generative answerer's tokens would. 0 shows it at once.
+    stream_delay_s: float = 0.02
+    # Chat answers being streamed at the same time (each holds a queue slot while it paces).
+    chat_concurrency: int = 8
+    examples: tuple[str, ...] = EXAMPLE_QUESTIONS
+    title: str = "newsrag — cited answers over news articles"
+
+    def __post_init__(self) -> None:
+        if self.max_upload_bytes < 1:
+            raise ValueError(f"max_upload_bytes must be >= 1, got {self.max_upload_bytes}")
+        if self.stream_delay_s < 0:
+            raise ValueError(f"stream_delay_s must be >= 0, got {self.stream_delay_s}")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be between 0 and 65535, got {self.port}")

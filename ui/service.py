@@ -1,0 +1,153 @@
+"""What the page does, without Gradio: answer, stream, switch answerer, add files.
+
+One ``ChatService`` is shared by every visitor of the page: the corpus and its index are
+one folder on disk, so an upload is answerable for everyone.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from index import BuildReport
+from rag.chatbot import Chatbot
+from rag.records import Answer
+
+from .config import UIConfig
+from .upload import UploadError, save_upload
+
+log = logging.getLogger(__name__)
+
+BotFactory = Callable[[str], Chatbot]
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class UploadResult:
+    """What an upload did: files indexed, files refused (one line each), the build report."""
+
+    added: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    report: BuildReport | None = None
+
+    def message(self) -> str:
+        """One line for the page."""
+        parts = []
+        if self.added:
+            seconds = f" in {self.report.seconds:.1f}s" if self.report else ""
+            parts.append(f"Indexed {len(self.added)} file(s){seconds}: {', '.join(self.added)}.")
+        parts.extend(self.rejected)
+        return " ".join(parts) or "No file was uploaded."
+
+
+class ChatService:
+    """Chatbots per answerer backend over one corpus, safe to call from many threads."""
+
+    def __init__(self, bot: Chatbot, config: UIConfig | None = None, factory: BotFactory | None = None):
+        self.config = config or UIConfig()
+        self._bots: dict[str, Chatbot] = {bot.config.answerer: bot}
+        self._default = bot.config.answerer
+        self._factory = factory or (lambda name: _sibling(bot, name))
+        # Held for each step of an answer and for a refresh, which swaps the index under
+        # every bot: a question never sees half an old index and half a new one.
+        self._lock = threading.Lock()
+
+    @property
+    def answerers(self) -> tuple[str, ...]:
+        """The answerer backends this build offers."""
+        return tuple(self.default_bot.answerers)
+
+    @property
+    def default_answerer(self) -> str:
+        return self._default
+
+    @property
+    def default_bot(self) -> Chatbot:
+        return self._bots[self._default]
+
+    @property
+    def corpus_dir(self) -> Path | None:
+        return self.default_bot.corpus_dir
+
+    def bot(self, answerer: str | None = None) -> Chatbot:
+        """The chatbot for ``answerer`` (default: the first one), built on first use and kept.
+
+        Raises ValueError for an answerer this build does not offer.
+        """
+        name = answerer or self._default
+        if name not in self.answerers:
+            raise ValueError(f"unknown answerer {name!r}; available: {', '.join(self.answerers)}")
+        with self._lock:
+            if name not in self._bots:
+                self._bots[name] = self._factory(name)
+            return self._bots[name]
+
+    def ask(self, question: str, history: Sequence[Any] | None = None, k: int | None = None,
+            answerer: str | None = None, hybrid: bool | None = None) -> Answer:
+        """The complete answer. Raises ValueError for bad input, RagError for index trouble."""
+        bot = self.bot(answerer)
+        with self._lock:
+            return bot.ask(question, history, k, hybrid)
+
+    def stream(self, question: str, history: Sequence[Any] | None = None, k: int | None = None,
+               answerer: str | None = None, hybrid: bool | None = None) -> Iterator[Answer]:
+        """The growing answer, as ``Chatbot.stream`` yields it; the lock is held per step, not
+        across the pauses a page makes between steps."""
+        bot = self.bot(answerer)
+        steps = bot.stream(question, history, k, hybrid)
+        while True:
+            with self._lock:
+                answer = next(steps, None)
+            if answer is None:
+                return
+            yield answer
+
+    @property
+    def documents(self) -> list[dict[str, Any]]:
+        """The indexed articles (source, title, date)."""
+        with self._lock:
+            return self.default_bot.documents
+
+    def add_files(self, paths: Sequence[str | Path], progress: Progress | None = None) -> UploadResult:
+        """Copy uploads into the corpus folder and index them; each refused file gets a line."""
+        progress = progress or (lambda fraction, desc: None)
+        result = UploadResult()
+        corpus_dir = self.corpus_dir
+        if corpus_dir is None:
+            raise ValueError("This chatbot has no corpus folder to add files to.")
+        saved: list[Path] = []
+        for i, path in enumerate(paths):
+            progress(0.3 * i / max(len(paths), 1), f"Checking {Path(path).name}")
+            try:
+                saved.append(save_upload(path, corpus_dir, self.config.max_upload_bytes))
+            except UploadError as exc:
+                result.rejected.append(str(exc))
+        if not saved:
+            return result
+        progress(0.3, f"Indexing {len(saved)} file(s)")
+        with self._lock:
+            result.report = self.default_bot.refresh()
+            for name, bot in self._bots.items():
+                if name != self._default:
+                    bot.refresh()  # reuses the index the first refresh just wrote
+        skipped = set(result.report.skipped) if result.report else set()
+        for path in saved:
+            doc_id = path.relative_to(corpus_dir).as_posix()
+            if doc_id in skipped:
+                # Left in the folder it would be skipped with a warning on every refresh.
+                path.unlink(missing_ok=True)
+                result.rejected.append(f"{path.name}: no text could be read from it.")
+            else:
+                result.added.append(doc_id)
+        progress(1.0, "Done")
+        return result
+
+
+def _sibling(bot: Chatbot, answerer: str) -> Chatbot:
+    """A chatbot for another answerer over the same index (nothing is re-embedded)."""
+    return Chatbot(bot.store, bot.embedder, replace(bot.config, answerer=answerer), bot.corpus_dir,
+                   bot.build_report, bot.index_dir)
