@@ -29,7 +29,7 @@ class RagConfig:
     answerer: str = "extractive"
     # Answer length: at most this many sentences and words (the first sentence always fits).
     max_sentences: int = 3
-    max_words: int = 100
+    max_words: int = 130
     # Sentence score = w_dense*cosine + w_lexical*term coverage + w_type*(asked type present)
     # + w_passage*retrieval strength; weights sum to 1.
     w_dense: float = 0.45
