@@ -1,10 +1,14 @@
 """The default answerer: picks the sentences of the retrieved passages that answer.
 
 Each candidate sentence is scored by its embedding similarity to the question, the share of
-the question's terms it contains (idf-weighted), whether it holds the kind of thing the
-question asks for (a name, a date, a figure), and how strongly its passage was retrieved.
-It refuses when the question names something the corpus never mentions, when no sentence
-holds the asked-for kind of answer, or when the best sentence scores too low.
+the question's terms it contains (idf-weighted, multi-word names matched whole), whether it
+holds the kind of thing the question asks for (a name, a date, a figure, a cause), how
+strongly its passage was retrieved, and how many other relevant sentences give the same
+answer. It refuses when the question names something the corpus never mentions, when no
+relevant sentence holds the asked-for kind of answer (a near miss), or when the best
+sentence scores too low. Beyond the best sentence it adds another article's differing
+account of the same fact and further close answers; another article's passage is cited
+for a sentence only when the support checker confirms that passage states it.
 """
 
 from __future__ import annotations
