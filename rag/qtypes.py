@@ -43,6 +43,9 @@ _MONTH = re.compile(T.MONTHS)
 _CAUSE_NEXT = re.compile(r"\b(?:because(?: of)?|due to|owing to|as a result of|in order to|so that|since|for fear)\b",
                          re.IGNORECASE)
 _CAUSE_BEFORE = re.compile(r"\b(?:prompt(?:ed|ing)|led to|leading to|forc(?:ed|ing)|caus(?:ed|ing))\b", re.IGNORECASE)
+# A preposition that puts the following name (within a few words) in a place.
+_LOCATIVE = re.compile(r"\b(?:in|at|near|from|inside|outside|across|over|with|to|into|towards?|around)"
+                       r"(?:\s+[\w'\u2019-]+){0,3}\s*$", re.IGNORECASE)
 # How near (in words) a figure or a name must be to the noun the question is about.
 _NEAR_WORDS = 3
 
@@ -235,7 +238,10 @@ def answer_items(sentence: str, qtype: QuestionType, question: str) -> list[str]
             near = _NEAR_WORDS if qtype.detail != "soft" else 2 * _NEAR_WORDS
             found = [e for e, a, b in _spans(sentence, found) if _near(sentence, a, b, qtype.focus, False, near)]
         if kind == "place":
-            found = [e for e in found if not T.is_person(e)]  # "where" is never answered by a person
+            # A place answer is a name in a locative phrase ("in Beirut", "at the border with
+            # Israel"), never a person, and not the subject of the sentence ("Tehran backs…").
+            found = [e for e, a, _ in _spans(sentence, found)
+                     if not T.is_person(e) and _LOCATIVE.search(sentence[max(0, a - 40):a])]
         if kind == "person":
             people = [e for e in found if T.is_person(e)]
             return people or [e for e in found if len(T.words(e)) == 1 and _after_title(sentence, e)]
