@@ -14,6 +14,7 @@ DEFAULT_OUT = Path("eval/out")
 
 def register(sub: Any) -> None:
     """Add the `eval` subcommand to the `rag` command's subparsers."""
+    from rag.cli import add_model_arg
     from rag.paths import DEFAULT_CORPUS
 
     p = sub.add_parser("eval", help="run the question-answer benchmark and write reports")
@@ -23,6 +24,7 @@ def register(sub: Any) -> None:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for report.json/.md/.png")
     p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="folder of articles")
     p.add_argument("--index-dir", type=Path, default=None, help="where the index is stored")
+    add_model_arg(p)
     p.add_argument("--nli-model", default=None, help="local NLI cross-encoder directory for the checker")
     p.add_argument("--squad", type=Path, default=None, help="evaluate on a SQuAD v2.0 file instead")
     p.add_argument("--limit", type=int, default=None, help="with --squad: only the first N questions")
@@ -47,9 +49,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
                       title=f"SQuAD v2.0: {args.squad.name}")
         print(f"wrote {args.out / 'squad_report.json'}")
         return 0
+    from rag.cli import answerer_options
+
     from .benchmark import run_benchmark
 
-    report = run_benchmark(args.set, args.corpus, args.answerer or ["extractive"], args.index_dir, args.nli_model)
+    options = answerer_options(None, args.model)
+    default = options.pop("answerer", "extractive")  # RAG_ANSWERER, when set
+    answerers = args.answerer or [default]
+    report = run_benchmark(args.set, args.corpus, answerers, args.index_dir, args.nli_model, **options)
     print_summary(report["answerers"], title=f"rag eval: {args.set.name} ({report['questions']} questions)")
     print_meta(report["checker_meta"])
     for path in write_reports(report, args.out):

@@ -39,8 +39,13 @@ def _peak_rss_mb() -> float:
     return max(own, children) / 1024
 
 
-def run_bench(corpus_dir: Path, questions_file: Path | None = None) -> dict[str, Any]:
-    """Run every measurement on ``corpus_dir`` and return the figures."""
+def run_bench(corpus_dir: Path, questions_file: Path | None = None, answerer: str = "extractive",
+              generator_model: str | None = None) -> dict[str, Any]:
+    """Run every measurement on ``corpus_dir`` and return the figures.
+
+    With ``answerer="transformers"`` the figures add the generator's tokens per second and
+    the time from a question to its first streamed text.
+    """
     from index import IndexConfig, SentenceTransformerEmbedder, open_index
     from index.chunking import embedding_text
 
@@ -51,7 +56,7 @@ def run_bench(corpus_dir: Path, questions_file: Path | None = None) -> dict[str,
     questions = load_questions(questions_file)
     if len(questions) < 50:
         raise ValueError(f"the bench needs at least 50 questions, {questions_file} has {len(questions)}")
-    config = RagConfig()
+    config = RagConfig(answerer=answerer, generator_model=generator_model)
     embedder = SentenceTransformerEmbedder(config.index.model)
     started = time.perf_counter()
     embedder.count_tokens("warm up")  # loads the model
@@ -73,20 +78,25 @@ def run_bench(corpus_dir: Path, questions_file: Path | None = None) -> dict[str,
     # Cold start: a fresh `rag ask` process against the cached index, start to printed answer.
     open_index(corpus_dir, default_index_dir(corpus_dir), IndexConfig(), embedder)
     cold = []
+    answerer_args = ["--answerer", answerer] + (["--model", generator_model] if generator_model else [])
     for i in range(_COLD_RUNS):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "rag", "ask", questions[i], "--corpus", str(corpus_dir)],
-                       check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "rag", "ask", questions[i], "--corpus", str(corpus_dir),
+                        *answerer_args], check=True, capture_output=True)
         cold.append(time.perf_counter() - started)
 
     bot = Chatbot(store, embedder, config, corpus_dir)
     for q in questions[-_WARMUP:]:
         bot.ask(q + " (warm-up)")
-    latencies = []
-    for q in questions:
-        started = time.perf_counter()
-        bot.ask(q)
-        latencies.append((time.perf_counter() - started) * 1000)
+    if hasattr(bot.answerer, "lm"):
+        generation = _time_generation(bot, questions)
+        latencies = generation.pop("latencies")
+    else:
+        generation, latencies = {}, []
+        for q in questions:
+            started = time.perf_counter()
+            bot.ask(q)
+            latencies.append((time.perf_counter() - started) * 1000)
 
     return {
         "cold_start_s": round(statistics.median(cold), 3),
@@ -98,6 +108,29 @@ def run_bench(corpus_dir: Path, questions_file: Path | None = None) -> dict[str,
         "model_load_s": round(model_load_s, 3),
         "questions": len(latencies),
         "chunks": len(store.chunks),
+        **generation,
+    }
+
+
+def _time_generation(bot: Any, questions: list[str]) -> dict[str, Any]:
+    """Latency, time to first streamed text and tokens per second of a generative answerer."""
+    latencies, first_text, tokens, seconds = [], [], 0, 0.0
+    for q in questions:
+        started = time.perf_counter()
+        first = None
+        for partial in bot.stream(q):
+            if first is None and not partial.complete:
+                first = (time.perf_counter() - started) * 1000
+        latencies.append((time.perf_counter() - started) * 1000)
+        if first is not None:
+            first_text.append(first)
+        stats = bot.answerer.lm.last_stats  # the question's last generation (one per question part)
+        tokens, seconds = tokens + stats.new_tokens, seconds + stats.total_s
+    return {
+        "latencies": latencies,
+        "tokens_per_s": round(tokens / seconds, 1) if seconds else None,
+        # From the question to the first text on screen: retrieval, prompt and prefill included.
+        "time_to_first_token_ms": round(percentile(first_text, 50), 2) if first_text else None,
     }
 
 
@@ -116,10 +149,13 @@ def print_table(results: dict[str, Any]) -> None:
         "model_load_s": "embedding model load (s)",
         "questions": "questions timed",
         "chunks": "passages in the index",
+        "tokens_per_s": "generated tokens per second",
+        "time_to_first_token_ms": "time to first streamed text p50 (ms)",
     }
     table = Table(title="rag bench")
     table.add_column("measure")
     table.add_column("value", justify="right")
     for key, label in labels.items():
-        table.add_row(label, str(results[key]))
+        if key in results:  # the generation figures exist for a generative answerer only
+            table.add_row(label, str(results[key]))
     Console().print(table)

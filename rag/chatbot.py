@@ -5,19 +5,21 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from index import BuildReport, Embedder, IndexStore, SentenceTransformerEmbedder, open_index, rebuild_hint
 
 from .config import RagConfig
 from .decompose import merge_drafts, split_question
-from .draft import compose
+from .draft import Draft, compose
 from .extractive import ExtractiveAnswerer
 from .followup import normalise_history, resolve_followup
 from .paths import DEFAULT_CORPUS, default_index_dir
 from .records import Answer, Passage
 from .retriever import HybridRetriever
+from .verify import number_records
 
 
 def validate_question(question: object, max_chars: int) -> str:
@@ -30,6 +32,18 @@ def validate_question(question: object, max_chars: int) -> str:
     if len(question) > max_chars:
         raise ValueError(f"The question is {len(question)} characters long; the limit is {max_chars}.")
     return question
+
+
+class Answerer(Protocol):
+    """Turns a question and its retrieved passages into a Draft.
+
+    A generative answerer also offers ``stream_answer(question, passages)``, yielding its
+    text as it is generated and then the checked Draft; ``Chatbot.stream`` uses it when present.
+    """
+
+    name: str
+
+    def answer(self, question: str, passages: list[Passage]) -> Draft: ...
 
 
 class Chatbot:
@@ -47,11 +61,14 @@ class Chatbot:
         >>> bot.ask("What did he promise Khamenei?", history=[answer.question, answer.text])
     """
 
-    answerers = ("extractive",)  # the answerer names this build offers
+    # Every answerer name this build knows. An instance's ``answerers`` lists those it can
+    # offer: "transformers" only once a generator model folder is configured.
+    answerers: tuple[str, ...] = ("extractive", "transformers")
 
     def __init__(self, store: IndexStore, embedder: Embedder, config: RagConfig,
                  corpus_dir: Path | None = None, build_report: BuildReport | None = None,
                  index_dir: Path | None = None):
+        self.answerers = self.available_answerers(config)
         if config.answerer not in self.answerers:
             raise ValueError(f"unknown answerer {config.answerer!r}; available: {', '.join(self.answerers)}")
         self.embedder = embedder
@@ -64,10 +81,23 @@ class Chatbot:
         # timings measure answering, not start-up.
         embedder.encode_queries(["warm-up"])
 
+    @classmethod
+    def available_answerers(cls, config: RagConfig) -> tuple[str, ...]:
+        """The answerer names a bot with ``config`` can offer."""
+        return tuple(a for a in cls.answerers if a != "transformers" or config.generator_model)
+
     def _use(self, store: IndexStore) -> None:
         self.store = store
         self.retriever = HybridRetriever(store, self.embedder, self.config)
-        self.answerer = ExtractiveAnswerer(store, self.embedder, self.config)
+        self.answerer: Answerer = self._make_answerer(store, getattr(self, "answerer", None))
+
+    def _make_answerer(self, store: IndexStore, previous: Answerer | None = None) -> Answerer:
+        if self.config.answerer == "transformers":
+            from .generative import TransformersAnswerer  # loads torch and transformers on use only
+
+            # A refreshed index keeps the language model already loaded.
+            return TransformersAnswerer(store, self.embedder, self.config, lm=getattr(previous, "lm", None))
+        return ExtractiveAnswerer(store, self.embedder, self.config)
 
     def refresh(self, progress: bool = False) -> BuildReport:
         """Re-scan the corpus folder and index what was added or changed since (incremental).
@@ -107,40 +137,81 @@ class Chatbot:
         """Answer ``question``; ``history`` holds earlier turns (chat messages, (question,
         answer) pairs or earlier questions); ``k`` and ``hybrid`` override the configured
         retrieval for this call. Raises ValueError for an empty or over-long question."""
+        turn = self._retrieve(question, history, k, hybrid)
+        drafts = [self.answerer.answer(part, ps) for part, ps in zip(turn.parts, turn.rankings, strict=True)]
+        return self._finish(turn, drafts)
+
+    def _retrieve(self, question: str, history: Sequence[Any] | None, k: int | None,
+                  hybrid: bool | None) -> _Turn:
         started = time.perf_counter()
         question = validate_question(question, self.config.max_question_chars)
         query = resolve_followup(question, normalise_history(history))
         parts = split_question(query)
-        retrieved_parts = [self.retriever.retrieve(part, k, hybrid) for part in parts]
-        retrieved = time.perf_counter()
-        drafts = [self.answerer.answer(part, ps) for part, ps in zip(parts, retrieved_parts, strict=True)]
+        rankings = [self.retriever.retrieve(part, k, hybrid) for part in parts]
+        return _Turn(question, query, parts, rankings, _interleave(rankings), started, time.perf_counter())
+
+    def _finish(self, turn: _Turn, drafts: list[Draft]) -> Answer:
+        """The answer composed from each part's draft, with its timings."""
         draft = merge_drafts(drafts)
-        passages = _interleave(retrieved_parts)
-        text, citations = compose(draft, self.store, passages)
+        text, citations = compose(draft, self.store, turn.passages)
+        records = [r for d in drafts for r in getattr(d, "verification", ())]  # generated answers only
         done = time.perf_counter()
-        timings = {"retrieve": (retrieved - started) * 1000, "answer": (done - retrieved) * 1000,
-                   "total": (done - started) * 1000}
-        return Answer(question, text, draft.refused, citations, passages, timings, query)
+        timings = {"retrieve": (turn.retrieved - turn.started) * 1000, "answer": (done - turn.retrieved) * 1000,
+                   "total": (done - turn.started) * 1000}
+        return Answer(turn.question, text, draft.refused, citations, turn.passages, timings, turn.query,
+                      verification=number_records(records, citations))
 
     def stream(self, question: str, history: Sequence[Any] | None = None,
                k: int | None = None, hybrid: bool | None = None) -> Iterator[Answer]:
-        """Yield the answer as it grows, word by word; the last one has ``complete=True``.
+        """Yield the answer as it grows; the last one has ``complete=True``.
 
-        The extractive answerer knows its whole answer at once, so this paces it out for a
-        chat page; a generative answerer streams its tokens through the same interface.
+        A generative answerer's text is yielded as its tokens arrive (the partial answers carry
+        the model's raw markers and no citations; the last one is checked and composed). The
+        extractive answerer knows its whole answer at once, so it is paced out word by word.
         """
-        answer = self.ask(question, history, k, hybrid)
-        pieces = re.findall(r"\S+\s*", answer.text)
-        for i in range(1, len(pieces)):
-            yield Answer(answer.question, "".join(pieces[:i]).rstrip(), answer.refused,
-                         answer.citations, answer.passages, answer.timings_ms, answer.query,
-                         answer.id, complete=False)
-        yield answer
+        stream_answer = getattr(self.answerer, "stream_answer", None)
+        if stream_answer is None:
+            answer = self.ask(question, history, k, hybrid)
+            pieces = re.findall(r"\S+\s*", answer.text)
+            for i in range(1, len(pieces)):
+                yield Answer(answer.question, "".join(pieces[:i]).rstrip(), answer.refused,
+                             answer.citations, answer.passages, answer.timings_ms, answer.query,
+                             answer.id, complete=False)
+            yield answer
+            return
+        turn = self._retrieve(question, history, k, hybrid)
+        drafts: list[Draft] = []
+        shown = ""
+        for part, passages in zip(turn.parts, turn.rankings, strict=True):
+            for piece in stream_answer(part, passages):
+                if isinstance(piece, Draft):
+                    drafts.append(piece)
+                else:
+                    before, shown = shown.strip(), shown + piece
+                    if shown.strip() == before:  # whitespace only: nothing new to show
+                        continue
+                    yield Answer(turn.question, shown.strip(), False, [], turn.passages, {}, turn.query,
+                                 complete=False)
+            shown += " "  # the next part's answer follows as a new sentence
+        yield self._finish(turn, drafts)
 
     @property
     def documents(self) -> list[dict[str, Any]]:
         """The indexed articles: source, title and date, in corpus order."""
         return [{"source": d.doc_id, "title": d.title, "date": d.date} for d in self.store.docs.values()]
+
+
+@dataclass
+class _Turn:
+    """One question on its way through: what was asked and retrieved, and when."""
+
+    question: str
+    query: str  # follow-up resolved
+    parts: list[str]  # the query split into its questions
+    rankings: list[list[Passage]]  # passages retrieved for each part
+    passages: list[Passage]  # all of them interleaved, best first
+    started: float
+    retrieved: float
 
 
 def _interleave(rankings: list[list[Passage]]) -> list[Passage]:

@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -27,6 +27,31 @@ def _add_corpus_args(p: argparse.ArgumentParser) -> None:
                    help="folder of articles (default: the project's corpus/)")
     p.add_argument("--index-dir", type=Path, default=None,
                    help="where the index is stored (default: a per-corpus folder in the user cache)")
+
+
+def add_model_arg(p: argparse.ArgumentParser) -> None:
+    """``--model DIR``: the generative answerer's local model folder (also used by eval and chat)."""
+    p.add_argument("--model", default=None, metavar="DIR",
+                   help="local causal LM folder for --answerer transformers (default: $RAG_GENERATOR_MODEL)")
+
+
+def _add_answerer_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--answerer", choices=("extractive", "transformers"), default=None,
+                   help="answering backend (default: $RAG_ANSWERER, else extractive)")
+    add_model_arg(p)
+
+
+def answerer_options(answerer: str | None = None, model: str | None = None,
+                     environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Config for the answerer chosen on the command line, else by RAG_ANSWERER and
+    RAG_GENERATOR_MODEL; only what was given, so RagConfig's defaults apply otherwise."""
+    environ = os.environ if environ is None else environ
+    options: dict[str, Any] = {}
+    if answerer := answerer or environ.get("RAG_ANSWERER"):
+        options["answerer"] = answerer
+    if model := model or environ.get("RAG_GENERATOR_MODEL"):
+        options["generator_model"] = model
+    return options
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,12 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-hybrid", action="store_true", help="dense retrieval only, no BM25")
     p.add_argument("--json", action="store_true", help="print one JSON object per answer")
     p.add_argument("--file", type=Path, help="JSONL file of {\"question\", \"id\"} objects ('-' for stdin)")
+    _add_answerer_args(p)
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("bench", help="measure cold start, build time, latency, throughput, memory")
     _add_corpus_args(p)
     p.add_argument("--questions", type=Path, default=None, help="questions file, one per line")
     p.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
+    _add_answerer_args(p)
     p.set_defaults(func=cmd_bench)
     _add_plugins(sub)
     return parser
@@ -139,6 +166,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     config: dict[str, Any] = {"hybrid": not args.no_hybrid}
     if args.top_k is not None:
         config["top_k"] = args.top_k
+    config.update(answerer_options(args.answerer, args.model))
     bot = _open_bot(args, **config)
 
     def emit(answer: Any) -> None:
@@ -171,7 +199,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import print_table, run_bench
 
-    results = run_bench(args.corpus, args.questions)
+    results = run_bench(args.corpus, args.questions, **answerer_options(args.answerer, args.model))
     print_table(results)
     if args.json:
         print(json.dumps(results))

@@ -68,6 +68,18 @@ class RagConfig:
     max_question_chars: int = MAX_QUESTION_CHARS
     # Local NLI cross-encoder directory for the support checker; None uses the lexical checker.
     nli_model: str | None = None
+    # -- the generative answerer (answerer="transformers") ------------------------------------
+    # Local folder of a causal LM and its tokenizer (save_pretrained layout); never downloaded.
+    generator_model: str | None = None
+    # Tokens the model may generate per answer: room for three cited sentences.
+    max_new_tokens: int = 160
+    # A generated sentence its cited passages do not support is "drop"ped from the answer or
+    # kept and "flag"ged in Answer.verification; dropping keeps every shown sentence checked.
+    unsupported_policy: str = "drop"
+    # When no generated sentence is supported: answer "extractive"ly instead, or "refuse".
+    generator_fallback: str = "extractive"
+    # "auto" takes the GPU when there is one, else the CPU; or a torch device ("cpu", "cuda:0").
+    generator_device: str = "auto"
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
@@ -76,6 +88,15 @@ class RagConfig:
             raise ValueError(f"max_sentences must be between 1 and 10, got {self.max_sentences}")
         if self.rrf_k < 1 or self.candidate_factor < 1:
             raise ValueError("rrf_k and candidate_factor must be >= 1")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.unsupported_policy not in ("drop", "flag"):
+            raise ValueError(f"unsupported_policy must be 'drop' or 'flag', got {self.unsupported_policy!r}")
+        if self.generator_fallback not in ("extractive", "refuse"):
+            raise ValueError(f"generator_fallback must be 'extractive' or 'refuse', got {self.generator_fallback!r}")
+        if self.answerer == "transformers" and not self.generator_model:
+            raise ValueError("the transformers answerer needs a local model folder: generator_model=DIR "
+                             "(`rag ask --answerer transformers --model DIR`, or RAG_GENERATOR_MODEL=DIR)")
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> RagConfig:

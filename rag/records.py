@@ -50,10 +50,15 @@ class Answer:
     query: str = ""  # the question as used for retrieval (follow-ups resolved)
     id: str | None = None
     complete: bool = True  # False on the partial answers that ``stream`` yields
+    # What the citation check did to a generated answer, one dict per generated sentence:
+    # text, markers_before (as the model wrote them, numbered as in its prompt), markers_after
+    # (as in ``text``), supported, action (kept, dropped, flagged, cited_added, marker_removed,
+    # or refused / fallback for the answer as a whole) and reason. Empty for the extractive answerer.
+    verification: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object that ``rag ask --json`` prints."""
-        return {
+        out = {
             "id": self.id,
             "question": self.question,
             "answer": self.text,
@@ -61,3 +66,6 @@ class Answer:
             "citations": [asdict(c) for c in self.citations],
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }
+        if self.verification:  # only generated answers have one; the extractive contract is unchanged
+            out["verification"] = self.verification
+        return out

@@ -11,6 +11,7 @@ from .config import UIConfig
 
 def register(sub: Any) -> None:
     """Add the `chat` subcommand to the `rag` command's subparsers (gradio loads on use only)."""
+    from rag.cli import add_model_arg
     from rag.paths import DEFAULT_CORPUS
 
     defaults = UIConfig()
@@ -20,6 +21,7 @@ def register(sub: Any) -> None:
     p.add_argument("--host", default=defaults.host,
                    help=f"address to serve on (default {defaults.host}: this machine only)")
     p.add_argument("--port", type=int, default=defaults.port, help=f"port (default {defaults.port})")
+    add_model_arg(p)  # offers the transformers answerer in the page's selector
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
     p.add_argument("--max-upload-mb", type=float, default=defaults.max_upload_bytes / (1024 * 1024),
                    help="largest file the page accepts, in MB (default %(default)g)")
@@ -29,10 +31,12 @@ def register(sub: Any) -> None:
 def cmd_chat(args: argparse.Namespace) -> int:
     """Build or reuse the corpus index, then serve the page until interrupted."""
     from rag.chatbot import Chatbot
+    from rag.cli import answerer_options
 
     config = UIConfig(host=args.host, port=args.port, share=args.share,
                       max_upload_bytes=int(args.max_upload_mb * 1024 * 1024))
-    bot = Chatbot.from_corpus(args.corpus, index_dir=args.index_dir, progress=True)
+    bot = Chatbot.from_corpus(args.corpus, index_dir=args.index_dir, progress=True,
+                              **answerer_options(None, args.model))
     from .app import build_app, launch_app  # gradio is heavy: only `rag chat` pays for it
 
     demo = build_app(bot, config)

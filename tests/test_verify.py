@@ -1,0 +1,164 @@
+"""The citation check of generated answers, driven by a scripted generator.
+
+The tiny model's tokenizer still builds and budgets the prompt; only the generation step is
+replaced with fixed text, so each case of the check is deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from rag.chatbot import Chatbot
+from rag.lm import GeneratorError
+from rag.prompt import INSTRUCTIONS, MIN_PASSAGE_TOKENS, fit_prompt
+from rag.records import Passage
+from rag.verify import is_refusal, parse_generated
+
+from .tiny_lm import build_tiny_lm, train_tokenizer
+
+AROURI = "Who led the Hamas delegation that met Khamenei?"
+PAID = "How much did Iran pay to the families of those killed in the Gaza protests?"
+
+
+@pytest.fixture(scope="module")
+def lm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_lm(tmp_path_factory.mktemp("tiny-lm") / "chat", train_tokenizer())
+
+
+def scripted(bot: Chatbot, lm_dir: Path, text: str | list[str], **config) -> Chatbot:
+    """A transformers bot whose model "writes" ``text`` (pieces, as a streamer yields them)."""
+    cfg = replace(bot.config, answerer="transformers", generator_model=str(lm_dir), **config)
+    gbot = Chatbot(bot.store, bot.embedder, cfg, bot.corpus_dir, bot.build_report, bot.index_dir)
+    pieces = [text] if isinstance(text, str) else text
+    gbot.answerer.generate = lambda prompt: iter(pieces)
+    return gbot
+
+
+def number_of(bot: Chatbot, question: str, needle: str) -> int:
+    """The [n] of the first retrieved passage containing ``needle``, as numbered in the prompt."""
+    passages = bot.retriever.retrieve(question)
+    prompt = fit_prompt(bot.answerer.lm, question, passages, bot.config.max_new_tokens)
+    assert len(prompt.passages) == len(passages)  # the tiny model's context holds them all
+    return next(i for i, p in enumerate(passages, start=1) if needle in p.text)
+
+
+# -- parsing ---------------------------------------------------------------------------------------
+def test_markers_are_read_wherever_the_model_puts_them():
+    parsed = parse_generated("Hamas met Iran [1]. Haniyeh stayed in Gaza.[2, 3] He said no. [4] Then he left")
+    assert [(s.text, s.markers) for s in parsed] == [
+        ("Hamas met Iran.", [1]), ("Haniyeh stayed in Gaza.", [2, 3]), ("He said no.", [4]), ("Then he left", [])]
+    assert [s.complete for s in parsed] == [True, True, True, False]
+    assert parse_generated("") == [] and parse_generated("[1][2]") == []
+
+
+def test_refusals_are_recognised_in_their_usual_wordings():
+    assert is_refusal("The articles don't say.") and is_refusal("The passages do not mention it.")
+    assert is_refusal("The articles don\u2019t say that.") and not is_refusal("The article says Iran paid.")
+
+
+# -- budgeting maths, with one token per word --------------------------------------------------------
+class WordModel:
+    """Renders system and user text one after the other; every word is one token."""
+
+    context_size = 400
+
+    def render(self, system: str, user: str) -> str:
+        return f"{system}\n{user}"
+
+    def encode(self, prompt: str) -> list[int]:
+        return list(range(len(prompt.split())))
+
+    def truncate(self, text: str, max_tokens: int) -> str:
+        return " ".join(text.split()[:max_tokens])
+
+
+def _passage(i: int, words: int) -> Passage:
+    return Passage(f"c{i}", f"d{i}.txt", f"T{i}", None, " ".join(["w"] * words), 0, 1, 1.0 / i)
+
+
+def test_the_lowest_ranked_passage_is_cut_or_dropped_first():
+    model = WordModel()
+    # Instructions, "Passages:", "Question: who?"; each passage adds "[n] Tn" and its words.
+    fixed = len(INSTRUCTIONS.split()) + 1 + 2
+    first, long = _passage(1, 30), _passage(2, 1000)
+    budget = model.context_size - 20
+    prompt = fit_prompt(model, "who?", [first, long], 20)
+    assert prompt.cut and prompt.passages == [first, long]
+    assert len(prompt.ids) == budget  # the cut passage takes exactly the room left
+    assert prompt.text.split().count("w") == budget - fixed - 2 * 2
+    # Room for fewer than MIN_PASSAGE_TOKENS of the second passage: it is dropped, not cut.
+    max_new = model.context_size - (fixed + 32 + 2 + MIN_PASSAGE_TOKENS - 1)
+    prompt = fit_prompt(model, "who?", [first, long], max_new)
+    assert not prompt.cut and prompt.passages == [first] and len(prompt.ids) == fixed + 32
+    # The best passage alone too long: it is cut.
+    prompt = fit_prompt(model, "who?", [long, first], 20)
+    assert prompt.cut and prompt.passages == [long] and len(prompt.ids) == budget
+    with pytest.raises(GeneratorError, match="cannot hold"):
+        fit_prompt(model, "who?", [long], model.context_size - fixed - 2 - MIN_PASSAGE_TOKENS + 1)
+
+
+# -- the four cases of the check ------------------------------------------------------------------------
+def test_out_of_range_markers_are_removed(bot, lm_dir):
+    probe = scripted(bot, lm_dir, "")
+    n = number_of(probe, AROURI, "Saleh Al-Arouri")
+    text = f"The delegation is headed by Saleh Al-Arouri, deputy chairman of Hamas' political wing [{n}][99]."
+    answer = scripted(bot, lm_dir, text).ask(AROURI)
+    (record,) = answer.verification
+    assert record["action"] == "marker_removed" and record["markers_before"] == [n, 99]
+    assert record["markers_after"] == [1] and "[99] name no passage" in record["reason"]
+    assert answer.text == "The delegation is headed by Saleh Al-Arouri, deputy chairman of Hamas' political wing. [1]"
+    assert "Saleh Al-Arouri" in answer.citations[0].quote and not answer.refused
+
+
+@pytest.mark.parametrize("policy", ["drop", "flag"])
+def test_an_unsupported_sentence_with_a_changed_figure_is_dropped_or_flagged(bot, lm_dir, policy):
+    n = number_of(scripted(bot, lm_dir, ""), PAID, "651,000")
+    right = "Iran paid $651,000 to the families of those killed in the Gaza protests"
+    text = [f"{right} [{n}]. ", f"Iran paid $615,000 to the families of those killed in the Gaza protests [{n}]."]
+    answer = scripted(bot, lm_dir, text, unsupported_policy=policy).ask(PAID)
+    kept, changed = answer.verification
+    assert kept["action"] == "kept" and kept["supported"] is True
+    assert changed["supported"] is False and "615,000" in changed["reason"]
+    if policy == "drop":
+        assert changed["action"] == "dropped" and changed["markers_after"] == []
+        assert answer.text == f"{right}. [1]"
+    else:
+        assert changed["action"] == "flagged" and changed["markers_after"] == [1]
+        assert "$615,000" in answer.text and answer.text.count("[1]") == 2
+
+
+def test_an_uncited_sentence_gets_the_passage_that_supports_it(bot, lm_dir):
+    n = number_of(scripted(bot, lm_dir, ""), AROURI, "Saleh Al-Arouri")
+    text = "The delegation is headed by Saleh Al-Arouri, deputy chairman of Hamas' political wing."
+    answer = scripted(bot, lm_dir, text).ask(AROURI)
+    (record,) = answer.verification
+    assert record["action"] == "cited_added" and record["markers_before"] == [] and record["markers_after"] == [1]
+    assert f"[{n}]" in record["reason"] or record["reason"].startswith("uncited; passage")
+    assert answer.text == text + " [1]" and answer.citations[0].quote == text
+
+
+def test_an_answer_with_no_supported_sentence_falls_back_to_extractive_or_refuses(bot, lm_dir):
+    text = "Hamas fired 500 rockets at Tel Aviv [1]. The talks took place on the moon [2]. Nobody came"
+    answer = scripted(bot, lm_dir, text).ask(AROURI)
+    assert [r["action"] for r in answer.verification] == ["dropped", "dropped", "dropped", "fallback"]
+    extractive = bot.ask(AROURI)
+    assert answer.text == extractive.text and answer.citations == extractive.citations
+    refused = scripted(bot, lm_dir, text, generator_fallback="refuse").ask(AROURI)
+    assert refused.refused and refused.text == "The articles don't say." and not refused.citations
+    assert refused.verification[-1]["action"] == "refused"
+
+
+def test_flagged_sentences_alone_do_not_make_an_answer(bot, lm_dir):
+    answer = scripted(bot, lm_dir, "Hamas fired 500 rockets at Tel Aviv [1].", unsupported_policy="flag").ask(AROURI)
+    assert [r["action"] for r in answer.verification] == ["dropped", "fallback"]
+    assert answer.text == bot.ask(AROURI).text
+
+
+def test_the_models_refusal_is_kept_and_the_extractive_contract_is_unchanged(bot, lm_dir):
+    answer = scripted(bot, lm_dir, "The articles don't say.").ask("How many rockets did Hamas fire in 2019?")
+    assert answer.refused and answer.text == "The articles don't say." and answer.verification[0]["action"] == "refused"
+    extractive = bot.ask(AROURI).to_json()
+    assert set(extractive) == {"id", "question", "answer", "refused", "citations", "timings_ms"}
