@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from .config import MAX_QUESTION_CHARS
+from .config import MAX_QUESTION_CHARS, RagConfig
 from .paths import DEFAULT_CORPUS
 
 log = logging.getLogger("rag")
@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="answer a question with citations")
     p.add_argument("question", nargs="?", help="the question (or use --file)")
     _add_corpus_args(p)
-    p.add_argument("-k", "--top-k", type=int, default=None, help="passages to retrieve (default 5)")
+    p.add_argument("-k", "--top-k", type=int, default=None, help=f"passages to retrieve (default {RagConfig.top_k})")
     p.add_argument("--no-hybrid", action="store_true", help="dense retrieval only, no BM25")
     p.add_argument("--json", action="store_true", help="print one JSON object per answer")
     p.add_argument("--file", type=Path, help="JSONL file of {\"question\", \"id\"} objects ('-' for stdin)")
