@@ -113,8 +113,10 @@ def classify(question: str) -> QuestionType:
     if m := re.search(r"\b(first|full) name of (?:the )?(?:.*?\b(?:member|official|leader|man|woman) )?"
                       r"(?:surnamed |named |called )?(.+?)\W*$", question, re.IGNORECASE):
         # "the first name of delegation member Hamdan": the name that ends in "Hamdan".
-        surname = T.words(m.group(2))[-1] if T.words(m.group(2)) else ""
-        return QuestionType("name_part", focus=surname, detail=m.group(1).lower())
+        # The surname is the last capitalised word ("… member Hamdan spelled?" ends in a verb).
+        capitals = [w for w in T.raw_words(m.group(2)) if w[0].isupper()]
+        if capitals:
+            return QuestionType("name_part", focus=capitals[-1].lower(), detail=m.group(1).lower())
     if head := _name_of_focus(q):
         kind = "person" if re.fullmatch(_PERSON_NOUNS, head) or head == "source" else "entity"
         return QuestionType(kind, focus=T.stem(head))

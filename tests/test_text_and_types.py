@@ -107,3 +107,7 @@ def test_which_noun_questions_want_a_name_by_that_noun_where_the_sentence_has_it
     far = "Iran promised Kornet missiles, shoulder-fired missiles and suicide drones."
     assert answer_items(far, classify(q), q) == []
     assert answer_items("Iran promised the Shahed drone model to them.", classify(q), q) == ["Shahed"]
+
+
+def test_the_surname_is_the_last_capitalised_word_of_the_question():
+    assert classify("How is the first name of Hamas delegation member Hamdan spelled?").focus == "hamdan"
