@@ -39,6 +39,8 @@ class ItemResult:
     f1: float = 0.0
     rank: int | None = None  # of the first retrieved passage holding gold evidence
     sentences: list[dict[str, Any]] = field(default_factory=list)
+    # What the citation check of a generated answer changed: action -> count.
+    checked: dict[str, int] = field(default_factory=dict)
 
     @property
     def score(self) -> float:
@@ -61,6 +63,8 @@ def evaluate_item(bot: Asker, item: EvalItem, checker: Any) -> ItemResult:
         result.error = f"{type(exc).__name__}: {exc}"
         return result
     result.answer, result.refused = answer.text, answer.refused
+    for record in getattr(answer, "verification", None) or []:
+        result.checked[record["action"]] = result.checked.get(record["action"], 0) + 1
     result.latency_ms = answer.timings_ms.get("total")
     gold_spans = [(e.source, e.start, e.end) for e in item.evidence]
     result.rank = M.first_relevant_rank([(p.source, p.start, p.end) for p in answer.passages], gold_spans)
@@ -104,6 +108,10 @@ def summarise(results: Sequence[ItemResult]) -> dict[str, Any]:
         "mrr": M.mean_reciprocal_rank(ranks),
         "latency_p50_ms": M.percentile(latencies, 50) if latencies else None,
         "latency_p95_ms": M.percentile(latencies, 95) if latencies else None,
+        # How often a generative answerer's output was repaired: sentences dropped or flagged
+        # by the citation check, and answers that fell back to the extractive one.
+        "generated_dropped": sum(r.checked.get("dropped", 0) + r.checked.get("flagged", 0) for r in results),
+        "generated_fallbacks": sum(r.checked.get("fallback", 0) for r in results),
         "answer_words_median": statistics.median(
             [len(M.strip_markers(r.answer).split()) for r in results if r.answer and not r.refused] or [0]),
     }
