@@ -82,10 +82,13 @@ def _is_content(token: str) -> bool:
     return token not in T.STOPWORDS and token not in T.QUESTION_WORDS
 
 
-def _empty_claim(claim: str) -> Judgement | None:
-    """Unmeasured when the claim has nothing to check."""
+def _precheck(claim: str, premise: str) -> Judgement | None:
+    """The verdict both tiers give without looking further: unmeasured when the claim has
+    nothing to check, unsupported when nothing is cited."""
     if not any(_is_content(w) for w in norm_words(claim)):
         return Judgement(None, 0.0, "claim has no content words")
+    if not premise.strip():
+        return Judgement(False, 0.0, "no cited passage")
     return None
 
 
@@ -137,10 +140,8 @@ class LexicalChecker:
     def check(self, claim: str, premise: str) -> Judgement:
         """Judge one claim; the first failed rule is the reason, the score the coverage."""
         claim = strip_markers(claim)
-        if (empty := _empty_claim(claim)) is not None:
-            return empty
-        if not premise.strip():
-            return Judgement(False, 0.0, "no cited passage")
+        if (early := _precheck(claim, premise)) is not None:
+            return early
         p = _Premise(premise)
         content = [w for w in norm_words(claim) if _is_content(w)]
         covered = {w for w in content if p.has(w)}
@@ -325,10 +326,8 @@ class NLIChecker:
         import torch
 
         claim = strip_markers(claim)
-        if (empty := _empty_claim(claim)) is not None:
-            return empty
-        if not premise.strip():
-            return Judgement(False, 0.0, "no cited passage")
+        if (early := _precheck(claim, premise)) is not None:
+            return early
         tokenizer, model, index = self._load()
         windows = self.windows(premise)
         self.last_windows = len(windows)
