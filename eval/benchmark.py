@@ -23,8 +23,10 @@ def run_benchmark(set_path: Path, corpus_dir: Path, answerers: Sequence[str] = (
     checker = make_checker(nli_model)
     report: dict[str, Any] = {"set": str(set_path), "questions": len(items), "checker": checker.name,
                               "answerers": {}}
+    embedder = config.pop("embedder", None)
     for name in answerers:
-        bot = rag.Chatbot.from_corpus(corpus_dir, index_dir=index_dir, answerer=name, **config)
+        bot = rag.Chatbot.from_corpus(corpus_dir, index_dir=index_dir, answerer=name, embedder=embedder, **config)
+        embedder = bot.embedder  # one embedding model for every answerer
         results = run_answerer(bot, items, checker, description=f"{name}", progress=progress)
         report["answerers"][name] = {**summarise(results), "by_type": by_type(results),
                                      "worst": item_dicts(worst(results)), "items": item_dicts(results)}
