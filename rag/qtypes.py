@@ -46,6 +46,11 @@ _CAUSE_BEFORE = re.compile(r"\b(?:prompt(?:ed|ing)|led to|leading to|forc(?:ed|i
 # A preposition that puts the following name (within a few words) in a place.
 _LOCATIVE = re.compile(r"\b(?:in|at|near|from|inside|outside|across|over|with|to|into|towards?|around)"
                        r"(?:\s+[\w'\u2019-]+){0,3}\s*$", re.IGNORECASE)
+# "in the Iranian capital", "on Khamenei's website": a capitalised word and a place noun.
+_PLACE_PHRASE = re.compile(
+    r"\b(?:in|on|at|inside|near)\s+(?:the\s+)?[A-Z][\w-]*(?:['\u2019]s)?\s+(?:[a-z-]+\s+)?"
+    r"(?:capital|website|site|office|headquarters|embassy|border|city|town|camp|port|palace|compound|studio)\b"
+)
 # How near (in words) a figure or a name must be to the noun the question is about.
 _NEAR_WORDS = 3
 
@@ -244,6 +249,9 @@ def answer_items(sentence: str, qtype: QuestionType, question: str) -> list[str]
             # Israel"), never a person, and not the subject of the sentence ("Tehran backs…").
             found = [e for e, a, _ in _spans(sentence, found)
                      if not T.is_person(e) and _LOCATIVE.search(sentence[max(0, a - 40):a])]
+            # Places named by a phrase rather than a name: "on Khamenei's website".
+            found += [m.group() for m in _PLACE_PHRASE.finditer(sentence)
+                      if set(T.words(m.group())) - qwords - T.STOPWORDS and m.group() not in found]
         if kind == "person":
             people = [e for e in found if T.is_person(e)]
             return people or [e for e in found if len(T.words(e)) == 1 and _after_title(sentence, e)]

@@ -111,3 +111,12 @@ def test_which_noun_questions_want_a_name_by_that_noun_where_the_sentence_has_it
 
 def test_the_surname_is_the_last_capitalised_word_of_the_question():
     assert classify("How is the first name of Hamas delegation member Hamdan spelled?").focus == "hamdan"
+
+
+def test_where_answers_are_locative_names_or_place_phrases_never_people_or_subjects():
+    q = "Where was the press release published?"
+    assert answer_items("It said so in a press release on Khamenei's website.", classify(q), q) == [
+        "on Khamenei's website"]
+    q = "Where did the diplomats meet?"
+    assert answer_items("The diplomats met shortly afterwards in Beirut.", classify(q), q) == ["Beirut"]
+    assert answer_items("Tehran backs the group, said Ali Khamenei.", classify(q), q) == []
