@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rag.bench import percentile  # noqa: F401 - the runner takes it from here
+from rag.support import strip_markers
 
 if TYPE_CHECKING:
     from rag.support import SupportChecker
@@ -40,10 +41,6 @@ def token_f1(prediction: str, gold: str) -> float:
         return 0.0
     precision, recall = same / len(pred), same / len(ref)
     return 2 * precision * recall / (precision + recall)
-
-
-def strip_markers(text: str) -> str:
-    return " ".join(_MARKERS.sub(" ", text).split())
 
 
 def contains(answer: str, alternative: str) -> bool:

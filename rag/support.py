@@ -61,8 +61,8 @@ class SupportModelError(RagError, ValueError):
 
 
 def strip_markers(claim: str) -> str:
-    """The claim without its citation markers ("... in 2011 [1][2]." -> "... in 2011.")."""
-    return _MARKER.sub("", claim).strip()
+    """The text without its citation markers ("... in 2011 [1][2]." -> "... in 2011.")."""
+    return " ".join(_MARKER.sub("", claim).split())
 
 
 def _norm(token: str) -> str:
