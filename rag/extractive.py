@@ -56,7 +56,6 @@ class Candidate:
     window_coverage: float = 0.0  # the same, in the sentence and the one before it
     context_coverage: float = 0.0  # the same, in the sentence's whole passage
     items: tuple[str, ...] = ()
-    context: str = ""  # title and text of the passage
 
     @property
     def support(self) -> Support:
@@ -99,6 +98,9 @@ class ExtractiveAnswerer:
                 self._postings.setdefault(w, set()).add(number)
         self._vocab_list = sorted(w for w in vocabulary if len(w) >= 4 and not w.isdigit())
         self._chunk_by_id = {c.chunk_id: c for c in store.chunks}
+        # Each passage's terms, once: every sentence of a passage is scored against them.
+        self._context_terms = {
+            c.chunk_id: set(T.content_terms(f"{store.docs[c.doc_id].title}\n{c.text}")) for c in store.chunks}
 
     # -- refusal before scoring -------------------------------------------------------------
     def unknown_names(self, question: str) -> list[str]:
@@ -149,11 +151,12 @@ class ExtractiveAnswerer:
         units += [(t,) for t in T.content_terms(question) if t not in grouped]
         return units
 
-    def _coverage(self, units: list[tuple[str, ...]], sentence: str) -> float:
-        """Share of the question's units present in ``sentence``, weighted by idf."""
+    def _coverage(self, units: list[tuple[str, ...]], text: str | set[str]) -> float:
+        """Share of the question's units present in ``text`` (or its set of content terms),
+        weighted by idf."""
         if not units:
             return 0.0
-        present = set(T.content_terms(sentence))
+        present = text if isinstance(text, set) else set(T.content_terms(text))
         weights = [sum(self._idf.get(t, self._default_idf) for t in unit) for unit in units]
         hit = sum(w for unit, w in zip(units, weights, strict=True) if set(unit) <= present)
         return hit / sum(weights)
@@ -172,8 +175,7 @@ class ExtractiveAnswerer:
                 start, end = doc.sentences[i]
                 seen[(doc.doc_id, i)] = Candidate(
                     doc.doc_id, i, start, end, doc.text[start:end], chunk.chunk_id,
-                    passage.score / top, self.store.sentence_vector(doc.doc_id, i),
-                    context=f"{doc.title}\n{chunk.text}")
+                    passage.score / top, self.store.sentence_vector(doc.doc_id, i))
         return list(seen.values())
 
     def score(self, question: str, qtype: QuestionType, candidates: list[Candidate]) -> None:
@@ -183,7 +185,7 @@ class ExtractiveAnswerer:
         for c in candidates:
             dense = float(c.vector @ qvec)
             c.coverage = self._coverage(terms, c.text)
-            c.context_coverage = self._coverage(terms, c.context)
+            c.context_coverage = self._coverage(terms, self._context_terms[c.chunk_id])
             c.items = tuple(answer_items(c.text, qtype, question)) if qtype.typed else ()
             c.relevance = (cfg.w_dense * dense + cfg.w_lexical * c.coverage
                            + cfg.w_passage * c.passage_strength) / (1 - cfg.w_type)
