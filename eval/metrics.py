@@ -21,6 +21,9 @@ _SENTENCE = re.compile(r"(.+?)((?:\s*\[\d+\])+)(?=\s|$)", re.S)
 
 
 # -- answers (SQuAD v2.0 normalisation and token F1) -----------------------------------------
+_POSSESSIVE = re.compile(r"(?<=\w)['\u2019]s\b")
+
+
 def normalize_answer(s: str) -> str:
     """Lower case, drop punctuation, articles and extra whitespace (official SQuAD v2.0,
     plus typographic quotes, which news text is full of)."""
@@ -44,9 +47,11 @@ def token_f1(prediction: str, gold: str) -> float:
 
 
 def contains(answer: str, alternative: str) -> bool:
-    """True when the normalised alternative occurs, as whole words, in the normalised answer."""
+    """True when the normalised alternative occurs, as whole words, in the normalised answer.
+    A possessive names its owner: "al-Sisi's government" contains "al-Sisi"."""
     # Markers go first, so "[1]" never matches a numeric answer "1".
-    a, b = f" {normalize_answer(strip_markers(answer))} ", f" {normalize_answer(alternative)} "
+    answer = _POSSESSIVE.sub("", strip_markers(answer))
+    a, b = f" {normalize_answer(answer)} ", f" {normalize_answer(_POSSESSIVE.sub('', alternative))} "
     return b.strip() != "" and b in a
 
 

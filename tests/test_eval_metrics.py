@@ -34,6 +34,10 @@ def test_fact_recall_needs_every_fact_with_any_alternative():
     assert not M.fact_recall("Egypt kept him home. [1]", facts)
     assert not M.fact_recall("Egyptian officials. [1]", [["Egypt"]])  # whole words only
     assert not M.fact_recall("anything", [])
+    # A possessive names its owner, with either apostrophe; it does not join other words.
+    assert M.fact_recall("President al-Sisi\u2019s government tightened control. [1]", [["al-Sisi"]])
+    assert M.fact_recall("Iran's leader. [1]", [["Iran"]])
+    assert not M.fact_recall("Irans leader. [1]", [["Iran"]])
 
 
 def test_retrieval_ranks_recall_and_mrr():
