@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from index import BuildReport, Embedder, IndexStore, SentenceTransformerEmbedder, open_index, rebuild_hint
 
+from .aliases import CapitalAliases
 from .config import RagConfig
 from .decompose import merge_drafts, split_question
 from .draft import Draft, compose
@@ -89,6 +90,7 @@ class Chatbot:
     def _use(self, store: IndexStore) -> None:
         self.store = store
         self.retriever = HybridRetriever(store, self.embedder, self.config)
+        self.aliases = CapitalAliases.of_store(store)
         self.answerer: Answerer = self._make_answerer(store, getattr(self, "answerer", None))
 
     def _make_answerer(self, store: IndexStore, previous: Answerer | None = None) -> Answerer:
@@ -145,7 +147,7 @@ class Chatbot:
                   hybrid: bool | None) -> _Turn:
         started = time.perf_counter()
         question = validate_question(question, self.config.max_question_chars)
-        query = resolve_followup(question, normalise_history(history))
+        query = self.aliases.rewrite(resolve_followup(question, normalise_history(history)))
         parts = split_question(query)
         rankings = [self.retriever.retrieve(part, k, hybrid) for part in parts]
         return _Turn(question, query, parts, rankings, _interleave(rankings), started, time.perf_counter())

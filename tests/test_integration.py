@@ -64,6 +64,14 @@ def test_fact_stated_by_several_articles_cites_each(bot):
     assert_citations_consistent(bot, answer)
 
 
+def test_a_capital_standing_for_its_country_is_understood(bot):
+    # The articles say "Syria" and "Egypt", never "Damascus" or "Cairo".
+    answer = bot.ask("Whose government in Cairo tightened control over Hamas?")
+    assert not answer.refused and "al-Sisi" in answer.text
+    assert_citations_consistent(bot, answer)
+    assert bot.ask("Who met officials in Amman?").refused  # Jordan is not in the articles
+
+
 def test_egypt_answer_for_haniyeh_absence(bot):
     answer = bot.ask("Why was Ismail Haniyeh unable to attend the meeting?")
     assert not answer.refused and "Egypt" in answer.text
