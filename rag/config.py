@@ -19,6 +19,10 @@ class RagConfig:
     top_k: int = 8
     # Dense + BM25 fused by reciprocal rank fusion; False uses dense retrieval only.
     hybrid: bool = True
+    # Also rank passages by their best-matching sentence (a third list in the fusion).
+    sentence_ranking: bool = True
+    # Passages of this many best-matching sentences are always among those retrieved.
+    sentence_slots: int = 2
     # RRF constant from Cormack et al. (2009); larger flattens the rank curve.
     rrf_k: int = 60
     # Candidates each retriever contributes before fusion, as a multiple of top_k.
@@ -86,6 +90,8 @@ class RagConfig:
             raise ValueError(f"top_k must be >= 1, got {self.top_k}")
         if not 1 <= self.max_sentences <= 10:
             raise ValueError(f"max_sentences must be between 1 and 10, got {self.max_sentences}")
+        if self.sentence_slots < 0:
+            raise ValueError(f"sentence_slots must be >= 0, got {self.sentence_slots}")
         if self.rrf_k < 1 or self.candidate_factor < 1:
             raise ValueError("rrf_k and candidate_factor must be >= 1")
         if self.max_new_tokens < 1:

@@ -41,11 +41,30 @@ class HybridRetriever:
         self._bm25 = bm25s.BM25()
         # bm25s needs a non-empty vocabulary; a placeholder keeps empty passages harmless.
         self._bm25.index([t or ["\x00"] for t in tokens], show_progress=False)
+        # The passages holding each sentence, to find the passage of a best-matching sentence.
+        rows: list[int] = []
+        owners: list[int] = []
+        for c_row, c in enumerate(store.chunks):
+            offset = store.sentence_offset[c.doc_id]
+            rows += range(offset + c.first_sentence, offset + c.last_sentence)
+            owners += [c_row] * (c.last_sentence - c.first_sentence)
+        self._sentence_rows = np.asarray(rows, dtype=np.int64)
+        self._sentence_owner = np.asarray(owners, dtype=np.int64)
 
     def dense_ranking(self, query_vector: np.ndarray, n: int) -> list[int]:
         n = min(n, self.store.faiss_index.ntotal)
         _, ids = self.store.faiss_index.search(query_vector.reshape(1, -1), n)
         return [int(i) for i in ids[0] if i >= 0]
+
+    def sentence_ranking(self, query_vector: np.ndarray, n: int) -> list[int]:
+        """Passages ranked by their single best-matching sentence."""
+        if n < 1 or not len(self._sentence_rows):
+            return []
+        sims = self.store.sentence_vectors[self._sentence_rows] @ query_vector
+        best = np.full(len(self.store.chunks), -np.inf)
+        np.maximum.at(best, self._sentence_owner, sims)
+        order = np.argsort(-best, kind="stable")[:n]
+        return [int(i) for i in order if np.isfinite(best[i])]
 
     def bm25_ranking(self, query: str, n: int) -> list[int]:
         terms = content_terms(topic(query))
@@ -69,15 +88,28 @@ class HybridRetriever:
         order = sorted(fused, key=lambda i: (-fused[i], i))
         dense_rank = {i: r for r, i in enumerate(dense, 1)}
         bm25_rank = {i: r for r, i in enumerate(sparse, 1)}
-        kept: list[int] = []
         vectors = self.store.chunk_vectors
+
+        def novel(row: int, kept: list[int]) -> bool:
+            # A near-copy of a better passage adds nothing.
+            return all(float(vectors[row] @ vectors[j]) < self.config.dedup_threshold for j in kept)
+
+        # A paraphrased question may match one sentence well while its passage, diluted by
+        # the other sentences and sharing few words, ranks low in both lists: the passages
+        # of the best-matching sentences always get a place, the last ones.
+        reserved: list[int] = []
+        for row in self.sentence_ranking(query_vector, min(self.config.sentence_slots, k)):
+            if novel(row, reserved):
+                reserved.append(row)
+        kept: list[int] = []
         for row in order:
-            if any(float(vectors[row] @ vectors[j]) >= self.config.dedup_threshold for j in kept):
-                continue  # a near-copy of a better passage adds nothing
-            kept.append(row)
-            if len(kept) == k:
+            if len(kept) + len([r for r in reserved if r not in kept]) >= k:
                 break
-        return [self._passage(row, fused[row], dense_rank.get(row), bm25_rank.get(row)) for row in kept]
+            if novel(row, kept):
+                kept.append(row)
+        kept += [r for r in reserved if r not in kept and novel(r, kept)]
+        return [self._passage(row, fused.get(row, 0.0), dense_rank.get(row), bm25_rank.get(row))
+                for row in kept]
 
     def _passage(self, row: int, score: float, dense: int | None, bm25: int | None) -> Passage:
         chunk = self.store.chunks[row]

@@ -87,3 +87,23 @@ def test_dense_only_mode_ignores_bm25(dup_corpus, tmp_path):
 def test_k_below_one_is_rejected(dup_corpus, tmp_path):
     with pytest.raises(ValueError, match="k must be >= 1"):
         _retriever(dup_corpus, tmp_path).retrieve("aid", k=0)
+
+
+def test_the_passage_of_the_best_matching_sentence_is_always_kept(tmp_path):
+    # The "weather" sentence of a.txt matches the query exactly, but its passage is diluted
+    # by rocket/talks/aid and ranks below b.txt in both lists.
+    root = tmp_path / "c"
+    root.mkdir()
+    (root / "a.txt").write_text("Rocket talks aid report\n\nRocket talks and aid. The weather was fine.\n")
+    (root / "b.txt").write_text("Weather and rocket notes\n\nWeather and rocket news, weather again.\n")
+    fused_only = _retriever(root, tmp_path, sentence_slots=0).retrieve("weather", k=1)
+    assert [p.source for p in fused_only] == ["b.txt"]
+    rescued = _retriever(root, tmp_path, sentence_slots=1).retrieve("weather", k=1)
+    assert [p.source for p in rescued] == ["a.txt"]
+    both = _retriever(root, tmp_path, sentence_slots=1).retrieve("weather", k=2)
+    assert [p.source for p in both] == ["b.txt", "a.txt"]  # the reserved passage comes last
+
+
+def test_negative_sentence_slots_are_rejected():
+    with pytest.raises(ValueError, match="sentence_slots"):
+        RagConfig(sentence_slots=-1)
