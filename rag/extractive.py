@@ -25,7 +25,7 @@ from index import Embedder, IndexStore
 from . import text as T
 from .config import RagConfig
 from .draft import Draft, DraftSentence, Support
-from .qtypes import QuestionType, answer_items, classify, topic
+from .qtypes import QuestionType, answer_items, classify, role_qualifiers, topic
 from .records import Passage
 from .support import SupportChecker, make_checker
 
@@ -253,6 +253,10 @@ class ExtractiveAnswerer:
                     and c.relevance >= cfg.typed_relative_min * closest.relevance
                     and c.context_coverage >= cfg.min_typed_coverage
                     and c.window_coverage >= cfg.min_typed_sentence_coverage]
+        if qtype.kind == "person" and (qualifiers := role_qualifiers(question)):
+            # "Who was Hamas's representative in Egypt?" is not answered by the
+            # representative to Iran: the person must be tied to the role's qualifier.
+            pool = [c for c in pool if all(_mentions(c.text, q) for q in qualifiers)]
         if not pool:
             if unknown:
                 return Draft(refused=True, refusal=f"The articles don't mention {unknown[0]}.")
@@ -337,6 +341,11 @@ class ExtractiveAnswerer:
             return False
         mine, theirs = _details(chosen.text), _details(other.text)
         return not (mine - theirs and theirs - mine)
+
+
+def _mentions(sentence: str, name: str) -> bool:
+    """``sentence`` has every word of ``name``."""
+    return set(T.words(name)) - T.STOPWORDS <= set(T.words(sentence))
 
 
 def _item_terms(items: tuple[str, ...]) -> set[str]:

@@ -72,6 +72,14 @@ def test_a_capital_standing_for_its_country_is_understood(bot):
     assert bot.ask("Who met officials in Amman?").refused  # Jordan is not in the articles
 
 
+def test_a_role_asked_of_another_place_is_refused_not_filled(bot):
+    # The articles name Hamas's representative to Iran, and mention Lebanon, but name no
+    # spokesman there: the person must be tied to the role's place in the same sentence.
+    assert bot.ask("Who is Hamas's spokesman in Lebanon?").refused
+    answer = bot.ask("Who is the adviser to Khamenei for international affairs?")
+    assert not answer.refused and "Velayati" in answer.text
+
+
 def test_egypt_answer_for_haniyeh_absence(bot):
     answer = bot.ask("Why was Ismail Haniyeh unable to attend the meeting?")
     assert not answer.refused and "Egypt" in answer.text
