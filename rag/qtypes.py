@@ -222,9 +222,16 @@ def _new_names(found: list[str], question_words: set[str]) -> list[str]:
             parts.pop(0)
         name = " ".join(parts)
         tokens = {w for w in T.words(name) if len(w) > 2 and w not in T.STOPWORDS}
-        if tokens and not tokens & question_words:
+        if tokens and not any(_asked(w, question_words) for w in tokens):
             out.append(name)
     return out
+
+
+def _asked(word: str, question_words: set[str]) -> bool:
+    """``word`` is one of the question's, or a form of one: the people or adjective of a
+    place it names ("Syrians", "Iranian", "Egyptian" for Syria, Iran, Egypt)."""
+    return word in question_words or any(
+        len(q) >= 4 and word.startswith(q) and len(word) - len(q) <= 3 for q in question_words)
 
 
 def answer_items(sentence: str, qtype: QuestionType, question: str) -> list[str]:

@@ -132,3 +132,11 @@ def test_role_qualifiers_are_the_names_a_role_is_of_or_in():
     # and a verb's place ("boasted in Tehran") is not a role's.
     assert role_qualifiers("Which senior figure in the Gaza movement spoke?") == []
     assert role_qualifiers("Which leader boasted in Tehran about missiles?") == []
+
+
+def test_a_place_the_question_names_is_not_an_answer_in_another_form():
+    q = "Which country did Hamas's leaders move to after they left Syria?"
+    sentence = "The Syrians cut their relations with the movement, forcing its leaders to leave."
+    assert answer_items(sentence, classify(q), q) == []
+    moved = "Its leaders moved to Qatar after the Syrians cut relations."
+    assert answer_items(moved, classify(q), q) == ["Qatar"]
