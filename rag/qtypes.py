@@ -271,8 +271,10 @@ def answer_items(sentence: str, qtype: QuestionType, question: str) -> list[str]
         if kind == "place":
             # A place answer is a name in a locative phrase ("in Beirut", "at the border with
             # Israel"), never a person, and not the subject of the sentence ("Tehran backs…").
+            # A possessive owns something rather than locates it ("after Israel's elections").
             found = [e for e, a, _ in _spans(sentence, found)
-                     if not T.is_person(e) and _LOCATIVE.search(sentence[max(0, a - 40):a])]
+                     if not T.is_person(e) and _LOCATIVE.search(sentence[max(0, a - 40):a])
+                     and not e.endswith(("'s", "\u2019s", "'", "\u2019"))]
             # Places named by a phrase rather than a name: "on Khamenei's website".
             found += [m.group() for m in _PLACE_PHRASE.finditer(sentence)
                       if set(T.words(m.group())) - qwords - T.STOPWORDS and m.group() not in found]
@@ -284,7 +286,8 @@ def answer_items(sentence: str, qtype: QuestionType, question: str) -> list[str]
 
 
 _MONTH_NAMES = ("January February March April May June July August September October November "
-                "December Monday Tuesday Wednesday Thursday Friday Saturday Sunday").split()
+                "December Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec "
+                "Monday Tuesday Wednesday Thursday Friday Saturday Sunday").split()
 
 
 def _after_title(sentence: str, name: str) -> bool:

@@ -140,3 +140,9 @@ def test_a_place_the_question_names_is_not_an_answer_in_another_form():
     assert answer_items(sentence, classify(q), q) == []
     moved = "Its leaders moved to Qatar after the Syrians cut relations."
     assert answer_items(moved, classify(q), q) == ["Qatar"]
+
+
+def test_a_possessive_or_a_month_abbreviation_is_no_place():
+    q = "Where will the plan be unveiled?"
+    sentence = "The plan is set to be unveiled after Israel's elections Sept. 17 in Bahrain."
+    assert answer_items(sentence, classify(q), q) == ["Bahrain"]
