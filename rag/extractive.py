@@ -14,7 +14,6 @@ for a sentence only when the support checker confirms that passage states it.
 from __future__ import annotations
 
 import difflib
-import math
 from collections import Counter
 from dataclasses import dataclass
 
@@ -28,6 +27,7 @@ from .draft import Draft, DraftSentence, Support
 from .qtypes import QuestionType, answer_items, classify, role_qualifiers, topic
 from .records import Passage
 from .support import SupportChecker, make_checker
+from .vocabulary import CorpusVocabulary
 
 _REFUSALS = {
     "quantity": "The articles don't give that figure.",
@@ -74,67 +74,17 @@ class ExtractiveAnswerer:
         self.config = config
         # Verifies that another article's passage really states a sentence before citing it.
         self.checker = checker or make_checker(config.nli_model)
-        df: Counter[str] = Counter()
-        vocabulary: set[str] = set()
-        n = 0
-        for doc in store.docs.values():
-            vocabulary.update(T.words(doc.title))
-            vocabulary.update(T.words(doc.date or ""))  # the article's own date counts too
-            for i in range(len(doc.sentences)):
-                sentence = doc.sentence(i)
-                vocabulary.update(T.words(sentence))
-                vocabulary.update(_initials(sentence))
-                df.update(set(T.content_terms(sentence)))
-                n += 1
-        self._idf = {t: math.log(1 + n / c) for t, c in df.items()}
-        self._default_idf = math.log(1 + n)
-        self._vocabulary = vocabulary
-        # Which sentences (and titles) hold each word, to find a multi-word name's words together.
-        self._postings: dict[str, set[int]] = {}
-        texts = [d.title for d in store.docs.values()]
-        texts += [d.sentence(i) for d in store.docs.values() for i in range(len(d.sentences))]
-        for number, text in enumerate(texts):
-            for w in T.words(text):
-                self._postings.setdefault(w, set()).add(number)
-        self._vocab_list = sorted(w for w in vocabulary if len(w) >= 4 and not w.isdigit())
+        self.vocabulary = CorpusVocabulary(store)
+        self._idf = self.vocabulary.idf
+        self._default_idf = self.vocabulary.default_idf
         self._chunk_by_id = {c.chunk_id: c for c in store.chunks}
         # Each passage's terms, once: every sentence of a passage is scored against them.
         self._context_terms = {
             c.chunk_id: set(T.content_terms(f"{store.docs[c.doc_id].title}\n{c.text}")) for c in store.chunks}
 
-    # -- refusal before scoring -------------------------------------------------------------
     def unknown_names(self, question: str) -> list[str]:
-        """Names and figures in the question that no document mentions (acronyms of names
-        that are mentioned, like IRGC, count as mentioned)."""
-        unknown = []
-        for name in T.entities(question, skip_first_word=True):
-            # Short acronyms (TV, UN) are as often common words as names: not judged.
-            tokens = [w for w, raw in zip(T.words(name), T.raw_words(name), strict=True)
-                      if w not in T.STOPWORDS and len(w) > 1 and not (raw.isupper() and len(raw) <= 3)]
-            if any(not self._known(w) for w in tokens) or not self._known_phrase(name):
-                unknown.append(name)
-        for figure in T.numbers(question) + [y for y in T.dates(question) if y.isdigit()]:
-            digits = figure.replace(",", "")
-            known = digits in self._vocabulary or figure in self._vocabulary
-            if digits.isdigit() and len(digits) >= 2 and not known:
-                unknown.append(figure)
-        return unknown
-
-    def _known_phrase(self, name: str) -> bool:
-        """A multi-word name that is not a person's must have all its words in one sentence:
-        "United Nations" is not known because "United States" and "nations" are, while "Iran's
-        Revolutionary Guard" is ("Iran's Islamic Revolutionary Guard Corps"). A person may be
-        referred to by the surname alone."""
-        tokens = [w for w in T.words(name) if w not in T.STOPWORDS]
-        if len(tokens) < 2 or T.is_person(name):
-            return True
-        return bool(set.intersection(*(self._postings.get(w, set()) for w in tokens)))
-
-    def _known(self, word: str) -> bool:
-        if word in self._vocabulary:
-            return True
-        # Tolerate a transliteration or a typo ("Haniya" for "Haniyeh") in longer names.
-        return len(word) >= 5 and bool(difflib.get_close_matches(word, self._vocab_list, n=1, cutoff=0.8))
+        """Names and figures in the question that no document mentions."""
+        return self.vocabulary.unknown_names(question)
 
     # -- scoring -------------------------------------------------------------------------------
     def question_units(self, question: str) -> list[tuple[str, ...]]:
@@ -351,17 +301,6 @@ def _mentions(sentence: str, name: str) -> bool:
 def _item_terms(items: tuple[str, ...]) -> set[str]:
     """Content stems of answer items, so "Saleh al-Arouri" and "Saleh Al-Arouri" match."""
     return {t for t in T.content_terms(" ".join(items)) if len(t) > 2}
-
-
-def _initials(sentence: str) -> set[str]:
-    """Acronyms of multi-word names and of their tails ("Iran's Islamic Revolutionary Guard
-    Corps" gives "iirgc", "irgc", "rgc" and "gc")."""
-    out = set()
-    for name in T.entities(sentence):
-        capitals = [w[0] for w in T.raw_words(name) if w[0].isupper()]
-        for start in range(len(capitals) - 1):
-            out.add("".join(capitals[start:]).lower())
-    return out
 
 
 def _details(sentence: str) -> set[str]:

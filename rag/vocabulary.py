@@ -1,0 +1,91 @@
+"""What the corpus mentions: its words, their idf, and which sentences hold each word.
+
+The extractive answerer refuses a question that names something no article mentions; this
+module decides what counts as mentioned (a transliteration, an acronym of a name that is
+there) and gives the idf weights that term coverage is computed with.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections import Counter
+
+from index import IndexStore
+
+from . import text as T
+
+
+class CorpusVocabulary:
+    """The words, acronyms and sentence postings of the documents in an IndexStore."""
+
+    def __init__(self, store: IndexStore):
+        df: Counter[str] = Counter()
+        vocabulary: set[str] = set()
+        n = 0
+        for doc in store.docs.values():
+            vocabulary.update(T.words(doc.title))
+            vocabulary.update(T.words(doc.date or ""))  # the article's own date counts too
+            for i in range(len(doc.sentences)):
+                sentence = doc.sentence(i)
+                vocabulary.update(T.words(sentence))
+                vocabulary.update(_initials(sentence))
+                df.update(set(T.content_terms(sentence)))
+                n += 1
+        self.idf = {t: math.log(1 + n / c) for t, c in df.items()}
+        # The weight of a term no sentence has: the highest there could be.
+        self.default_idf = math.log(1 + n)
+        self.words = vocabulary
+        # Which sentences (and titles) hold each word, to find a multi-word name's words together.
+        self._postings: dict[str, set[int]] = {}
+        texts = [d.title for d in store.docs.values()]
+        texts += [d.sentence(i) for d in store.docs.values() for i in range(len(d.sentences))]
+        for number, text in enumerate(texts):
+            for w in T.words(text):
+                self._postings.setdefault(w, set()).add(number)
+        self._fuzzy = sorted(w for w in vocabulary if len(w) >= 4 and not w.isdigit())
+
+    def unknown_names(self, question: str) -> list[str]:
+        """Names and figures in the question that no document mentions (acronyms of names
+        that are mentioned, like IRGC, count as mentioned)."""
+        unknown = []
+        for name in T.entities(question, skip_first_word=True):
+            # Short acronyms (TV, UN) are as often common words as names: not judged.
+            tokens = [w for w, raw in zip(T.words(name), T.raw_words(name), strict=True)
+                      if w not in T.STOPWORDS and len(w) > 1 and not (raw.isupper() and len(raw) <= 3)]
+            if any(not self.known(w) for w in tokens) or not self.known_phrase(name):
+                unknown.append(name)
+        for figure in T.numbers(question) + [y for y in T.dates(question) if y.isdigit()]:
+            digits = figure.replace(",", "")
+            known = digits in self.words or figure in self.words
+            if digits.isdigit() and len(digits) >= 2 and not known:
+                unknown.append(figure)
+        return unknown
+
+    def known_phrase(self, name: str) -> bool:
+        """A multi-word name that is not a person's must have all its words in one sentence:
+        "United Nations" is not known because "United States" and "nations" are, while "Iran's
+        Revolutionary Guard" is ("Iran's Islamic Revolutionary Guard Corps"). A person may be
+        referred to by the surname alone."""
+        tokens = [w for w in T.words(name) if w not in T.STOPWORDS]
+        if len(tokens) < 2 or T.is_person(name):
+            return True
+        return bool(set.intersection(*(self._postings.get(w, set()) for w in tokens)))
+
+    def known(self, word: str) -> bool:
+        """``word`` (lower case) is in the corpus, or close to a longer word that is."""
+        if word in self.words:
+            return True
+        # Tolerate a transliteration or a typo ("Haniya" for "Haniyeh") in longer names.
+        return len(word) >= 5 and bool(difflib.get_close_matches(word, self._fuzzy, n=1, cutoff=0.8))
+
+
+def _initials(sentence: str) -> set[str]:
+    """Acronyms of multi-word names and of their tails ("Iran's Islamic Revolutionary Guard
+    Corps" gives "iirgc", "irgc", "rgc" and "gc")."""
+    out = set()
+    for name in T.entities(sentence):
+        capitals = [w[0] for w in T.raw_words(name) if w[0].isupper()]
+        for start in range(len(capitals) - 1):
+            out.add("".join(capitals[start:]).lower())
+    return out

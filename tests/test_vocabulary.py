@@ -1,0 +1,30 @@
+from index import IndexConfig, open_index
+from rag.vocabulary import CorpusVocabulary
+from tests.test_retriever import FourDimEmbedder
+
+
+def _vocabulary(tmp_path):
+    root = tmp_path / "c"
+    root.mkdir()
+    (root / "a.txt").write_text(
+        "Talks in Tehran\n\nIsmail Haniyeh met officers of Iran's Islamic Revolutionary Guard Corps. "
+        "The United States imposed sanctions on 12 firms. Several nations objected to sanctions.\n")
+    store, _ = open_index(root, tmp_path / "i", IndexConfig(max_tokens=64), FourDimEmbedder())
+    return CorpusVocabulary(store)
+
+
+def test_names_and_figures_the_corpus_never_mentions(tmp_path):
+    vocabulary = _vocabulary(tmp_path)
+    assert vocabulary.unknown_names("What did Hassan Nasrallah say in Tehran?") == ["Hassan Nasrallah"]
+    assert vocabulary.unknown_names("Were 40 firms sanctioned, or 12?") == ["40"]
+    # An acronym of a name that is there, and a near spelling of a long name, are known.
+    assert vocabulary.unknown_names("What does the IRGC want from Haniyah?") == []
+    # Each word is known, but never together: "United Nations" is not in the text.
+    assert vocabulary.unknown_names("What did the United Nations say?") == ["United Nations"]
+
+
+def test_rarer_terms_weigh_more(tmp_path):
+    vocabulary = _vocabulary(tmp_path)
+    # "sanctions" is in two of the three sentences, "objected" in one.
+    assert vocabulary.idf["object"] > vocabulary.idf["sanction"]
+    assert vocabulary.idf["object"] == vocabulary.default_idf  # as rare as a term can be
