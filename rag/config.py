@@ -19,8 +19,6 @@ class RagConfig:
     top_k: int = 8
     # Dense + BM25 fused by reciprocal rank fusion; False uses dense retrieval only.
     hybrid: bool = True
-    # Also rank passages by their best-matching sentence (a third list in the fusion).
-    sentence_ranking: bool = True
     # Passages of this many best-matching sentences are always among those retrieved.
     sentence_slots: int = 2
     # RRF constant from Cormack et al. (2009); larger flattens the rank curve.
