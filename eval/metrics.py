@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from rag.bench import percentile  # noqa: F401 - the runner takes it from here
 from rag.support import strip_markers
+from rag.text import strip_possessives
 
 if TYPE_CHECKING:
     from rag.support import SupportChecker
@@ -21,9 +22,6 @@ _SENTENCE = re.compile(r"(.+?)((?:\s*\[\d+\])+)(?=\s|$)", re.S)
 
 
 # -- answers (SQuAD v2.0 normalisation and token F1) -----------------------------------------
-_POSSESSIVE = re.compile(r"(?<=\w)['\u2019]s\b")
-
-
 def normalize_answer(s: str) -> str:
     """Lower case, drop punctuation, articles and extra whitespace (official SQuAD v2.0,
     plus typographic quotes, which news text is full of)."""
@@ -50,8 +48,8 @@ def contains(answer: str, alternative: str) -> bool:
     """True when the normalised alternative occurs, as whole words, in the normalised answer.
     A possessive names its owner: "al-Sisi's government" contains "al-Sisi"."""
     # Markers go first, so "[1]" never matches a numeric answer "1".
-    answer = _POSSESSIVE.sub("", strip_markers(answer))
-    a, b = f" {normalize_answer(answer)} ", f" {normalize_answer(_POSSESSIVE.sub('', alternative))} "
+    answer = strip_possessives(strip_markers(answer))
+    a, b = f" {normalize_answer(answer)} ", f" {normalize_answer(strip_possessives(alternative))} "
     return b.strip() != "" and b in a
 
 

@@ -83,10 +83,15 @@ def stem(word: str) -> str:
     return _stemmer().stemWord(word)
 
 
+def strip_possessives(text: str) -> str:
+    """``text`` with possessive endings removed ("Iran's" and "Hamas'" name Iran and Hamas)."""
+    return _POSSESSIVE.sub("", text)
+
+
 def raw_words(text: str) -> list[str]:
     """Word tokens as written, possessives removed, hyphenated names split."""
     text = _NOT.sub(" not", text)  # "couldn't" is "could not", not a word "couldnt"
-    return _WORD.findall(_POSSESSIVE.sub("", text.replace("-", " ")))
+    return _WORD.findall(strip_possessives(text.replace("-", " ")))
 
 
 def words(text: str) -> list[str]:
