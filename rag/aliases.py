@@ -10,10 +10,8 @@ refuse over a name it has never seen. The capitals come from the GeoNames countr
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection
 from functools import lru_cache
-
-from index import IndexStore
 
 from . import text as T
 
@@ -35,20 +33,13 @@ def capitals() -> dict[str, str]:
 class CapitalAliases:
     """Rewrites a capital the corpus never names into the country it does name."""
 
-    def __init__(self, texts: Iterable[str], table: dict[str, str] | None = None):
-        vocabulary: set[str] = set()
-        for text in texts:
-            vocabulary.update(T.words(text))
+    def __init__(self, corpus_words: Collection[str], table: dict[str, str] | None = None):
+        """``corpus_words``: the corpus's words as ``text.words`` gives them (lower case)."""
         table = capitals() if table is None else table
         self._map = {capital: country for capital, country in table.items()
-                     if not set(T.words(capital)) <= vocabulary and set(T.words(country)) <= vocabulary}
+                     if not set(T.words(capital)) <= corpus_words and set(T.words(country)) <= corpus_words}
         names = sorted(self._map, key=len, reverse=True)  # "Kuwait City" before "Kuwait"
         self._pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, names)) + r")\b") if names else None
-
-    @classmethod
-    def of_store(cls, store: IndexStore, table: dict[str, str] | None = None) -> CapitalAliases:
-        """Aliases for the documents of ``store`` (titles and texts)."""
-        return cls((t for d in store.docs.values() for t in (d.title, d.text)), table)
 
     def rewrite(self, question: str) -> str:
         """``question`` with each unknown capital replaced by its country's name."""

@@ -21,6 +21,7 @@ from .paths import DEFAULT_CORPUS, default_index_dir
 from .records import Answer, Passage
 from .retriever import HybridRetriever
 from .verify import number_records
+from .vocabulary import CorpusVocabulary
 
 
 def validate_question(question: object, max_chars: int) -> str:
@@ -90,16 +91,20 @@ class Chatbot:
     def _use(self, store: IndexStore) -> None:
         self.store = store
         self.retriever = HybridRetriever(store, self.embedder, self.config)
-        self.aliases = CapitalAliases.of_store(store)
-        self.answerer: Answerer = self._make_answerer(store, getattr(self, "answerer", None))
+        # Built once per index and shared: the aliases and the answerer both consult it.
+        vocabulary = CorpusVocabulary(store)
+        self.aliases = CapitalAliases(vocabulary.words)
+        self.answerer: Answerer = self._make_answerer(store, vocabulary, getattr(self, "answerer", None))
 
-    def _make_answerer(self, store: IndexStore, previous: Answerer | None = None) -> Answerer:
+    def _make_answerer(self, store: IndexStore, vocabulary: CorpusVocabulary,
+                       previous: Answerer | None = None) -> Answerer:
         if self.config.answerer == "transformers":
             from .generative import TransformersAnswerer  # loads torch and transformers on use only
 
             # A refreshed index keeps the language model already loaded.
-            return TransformersAnswerer(store, self.embedder, self.config, lm=getattr(previous, "lm", None))
-        return ExtractiveAnswerer(store, self.embedder, self.config)
+            return TransformersAnswerer(store, self.embedder, self.config, lm=getattr(previous, "lm", None),
+                                        vocabulary=vocabulary)
+        return ExtractiveAnswerer(store, self.embedder, self.config, vocabulary=vocabulary)
 
     def refresh(self, progress: bool = False) -> BuildReport:
         """Re-scan the corpus folder and index what was added or changed since (incremental).

@@ -68,13 +68,13 @@ class ExtractiveAnswerer:
     name = "extractive"
 
     def __init__(self, store: IndexStore, embedder: Embedder, config: RagConfig,
-                 checker: SupportChecker | None = None):
+                 checker: SupportChecker | None = None, vocabulary: CorpusVocabulary | None = None):
         self.store = store
         self.embedder = embedder
         self.config = config
         # Verifies that another article's passage really states a sentence before citing it.
         self.checker = checker or make_checker(config.nli_model)
-        self.vocabulary = CorpusVocabulary(store)
+        self.vocabulary = vocabulary or CorpusVocabulary(store)
         self._idf = self.vocabulary.idf
         self._default_idf = self.vocabulary.default_idf
         self._chunk_by_id = {c.chunk_id: c for c in store.chunks}

@@ -26,6 +26,7 @@ from .prompt import REFUSAL, Prompt, check_context, fit_prompt
 from .records import Passage
 from .support import SupportChecker, make_checker
 from .verify import CitationVerifier, VerifiedDraft
+from .vocabulary import CorpusVocabulary
 
 
 class TransformersAnswerer:
@@ -38,7 +39,7 @@ class TransformersAnswerer:
     name = "transformers"
 
     def __init__(self, store: IndexStore, embedder: Embedder, config: RagConfig, lm: LocalLM | None = None,
-                 checker: SupportChecker | None = None):
+                 checker: SupportChecker | None = None, vocabulary: CorpusVocabulary | None = None):
         if lm is None:
             if not config.generator_model:
                 raise ValueError("TransformersAnswerer needs config.generator_model, a local model folder")
@@ -49,7 +50,7 @@ class TransformersAnswerer:
         self.checker = checker or make_checker(config.nli_model)
         self.verifier = CitationVerifier(store, self.checker, config.unsupported_policy)
         # Built once: it indexes the corpus vocabulary, too slow to repeat per question.
-        self.fallback = (ExtractiveAnswerer(store, embedder, config, self.checker)
+        self.fallback = (ExtractiveAnswerer(store, embedder, config, self.checker, vocabulary)
                          if config.generator_fallback == "extractive" else None)
 
     def answer(self, question: str, passages: list[Passage]) -> Draft:

@@ -1,7 +1,9 @@
+from rag import text as T
 from rag.aliases import CapitalAliases, capitals
 
 TEXTS = ["Syria cut its relations with Hamas.", "Egypt refused to let him leave Gaza.",
          "Talks were held in Tehran, Iran."]
+WORDS = {w for t in TEXTS for w in T.words(t)}
 
 
 def test_geonames_table_maps_capitals_to_countries():
@@ -11,14 +13,14 @@ def test_geonames_table_maps_capitals_to_countries():
 
 
 def test_an_unknown_capital_becomes_its_known_country():
-    aliases = CapitalAliases(TEXTS)
+    aliases = CapitalAliases(WORDS)
     assert aliases.rewrite("What does Damascus want Hamas to say sorry for?") == \
         "What does Syria want Hamas to say sorry for?"
     assert aliases.rewrite("Did Cairo's officials object?") == "Did Egypt's officials object?"
 
 
 def test_known_capitals_and_unknown_countries_are_left_alone():
-    aliases = CapitalAliases(TEXTS)
+    aliases = CapitalAliases(WORDS)
     # Tehran is in the articles; nothing about Jordan is, so "Amman" stays as asked and
     # the answerer can say the articles don't mention it.
     assert aliases.rewrite("Who met in Tehran?") == "Who met in Tehran?"
@@ -27,4 +29,4 @@ def test_known_capitals_and_unknown_countries_are_left_alone():
 
 
 def test_a_corpus_with_no_countries_rewrites_nothing():
-    assert CapitalAliases(["Nothing here."], {"Damascus": "Syria"}).rewrite("Damascus?") == "Damascus?"
+    assert CapitalAliases(set(T.words("Nothing here.")), {"Damascus": "Syria"}).rewrite("Damascus?") == "Damascus?"
