@@ -15,7 +15,7 @@ def run_benchmark(set_path: Path, corpus_dir: Path, answerers: Sequence[str] = (
                   **config: Any) -> dict[str, Any]:
     """Run every question of ``set_path`` through each answerer; returns the report dict."""
     import rag
-    from rag.support import make_checker
+    from rag.verify.support import make_checker
 
     from .meta import run_meta
 

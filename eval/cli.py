@@ -45,9 +45,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         result = run_squad(args.squad, out_dir=args.out, limit=args.limit)
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "squad_report.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+        from .curves import curve_of, operating_point, plot_refusal_curves
+
+        items = result["items"]
+        point = operating_point([i["refused"] for i in items], [not i["impossible"] for i in items])
+        plot_refusal_curves({args.squad.name: curve_of(items, "impossible")}, {args.squad.name: point},
+                            args.out / "squad_refusal.png", title=f"refusal on {args.squad.name}")
         print_summary({"squad": {k: v for k, v in result.items() if k != "items"}},
                       title=f"SQuAD v2.0: {args.squad.name}")
-        print(f"wrote {args.out / 'squad_report.json'}")
+        print(f"wrote {args.out / 'squad_report.json'} and {args.out / 'squad_refusal.png'}")
         return 0
     from rag.cli import answerer_options
 

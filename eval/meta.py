@@ -19,7 +19,7 @@ from typing import Any
 
 from index.loader import load_corpus
 from rag.paths import DEFAULT_CORPUS
-from rag.support import SupportChecker, make_checker
+from rag.verify.support import SupportChecker, make_checker
 
 from .perturb import NEGATIVE_TYPES, POSITIVE_TYPES, EvidencePair, MetaItem, build_items, load_pairs
 

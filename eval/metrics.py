@@ -9,14 +9,16 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rag.bench import percentile  # noqa: F401 - the runner takes it from here
-from rag.support import strip_markers
+from rag.records import CONFLICT_LEAD
 from rag.text import strip_possessives
+from rag.verify.support import strip_markers
 
 if TYPE_CHECKING:
-    from rag.support import SupportChecker
+    from rag.verify.support import SupportChecker
 
 _MARKERS = re.compile(r"\[(\d+)\]")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCTUATION = str.maketrans("", "", string.punctuation + "\u2019\u2018\u201c\u201d")
 # A sentence is the text up to a run of markers followed by whitespace or the end.
 _SENTENCE = re.compile(r"(.+?)((?:\s*\[\d+\])+)(?=\s|$)", re.S)
 
@@ -25,8 +27,7 @@ _SENTENCE = re.compile(r"(.+?)((?:\s*\[\d+\])+)(?=\s|$)", re.S)
 def normalize_answer(s: str) -> str:
     """Lower case, drop punctuation, articles and extra whitespace (official SQuAD v2.0,
     plus typographic quotes, which news text is full of)."""
-    s = s.lower()
-    s = "".join(ch for ch in s if ch not in set(string.punctuation) | {"\u2019", "\u2018", "\u201c", "\u201d"})
+    s = s.lower().translate(_PUNCTUATION)
     s = _ARTICLES.sub(" ", s)
     return " ".join(s.split())
 
@@ -87,6 +88,8 @@ def mean_reciprocal_rank(ranks: Sequence[int | None]) -> float:
 def answer_sentences(answer: str) -> list[tuple[str, list[int]]]:
     """Split an answer into (sentence without markers, cited markers) at each run of markers."""
     text = answer.strip()
+    if text.startswith(CONFLICT_LEAD):  # the lead-in of side-by-side accounts claims nothing
+        text = text[len(CONFLICT_LEAD):].strip()
     out, end = [], 0
     for m in _SENTENCE.finditer(text):
         out.append((m.group(1).strip(), [int(x) for x in _MARKERS.findall(m.group(2))]))
@@ -94,6 +97,38 @@ def answer_sentences(answer: str) -> list[tuple[str, list[int]]]:
     if tail := text[end:].strip():
         out.append((tail, []))  # a final sentence without citations
     return out
+
+
+# -- the gold judge: independent of the checker that shaped the answer -------------------------
+def _content(text: str) -> set[str]:
+    return {w for w in normalize_answer(strip_possessives(text)).split() if len(w) > 2}
+
+
+def states_gold(claim: str, facts: Sequence[Sequence[str]], quotes: Sequence[str]) -> bool:
+    """The sentence states a gold fact (holds one of its alternatives) or gold evidence (shares
+    at least half the content words of an evidence quote, or of itself with one)."""
+    if any(contains(claim, alt) for fact in facts for alt in fact):
+        return True
+    words = _content(claim)
+    for quote in quotes:
+        gold = _content(quote)
+        shared = len(words & gold)
+        if words and gold and (shared >= 0.5 * len(gold) or shared >= 0.5 * len(words)):
+            return True
+    return False
+
+
+def judge_gold(claim: str, cited: Sequence[tuple[str, int, int]], facts: Sequence[Sequence[str]],
+               quotes: Sequence[str], gold: Sequence[tuple[str, int, int]]) -> tuple[bool, int]:
+    """Gold judgement of one answer sentence citing passages (source, start, end).
+
+    Returns (on topic, cited passages holding gold evidence). A sentence is on topic when it
+    states a gold fact or gold evidence; it is faithful when, on topic, it cites a passage
+    holding that evidence.
+    """
+    on_topic = states_gold(claim, facts, quotes)
+    holding = sum(first_relevant_rank([passage], gold) is not None for passage in cited)
+    return on_topic, holding
 
 
 def judge_sentence(checker: SupportChecker, claim: str, passages: Sequence[str]) -> tuple[bool | None, int, int]:

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .runner import SUMMARY_KEYS
+from .curves import curve_of, operating_point, plot_refusal_curves
+from .runner import JUDGES, SUMMARY_KEYS
 
 _PLOT_METRICS = ("fact_recall", "faithfulness", "citation_precision", "refusal_recall")
 
@@ -14,10 +15,16 @@ _PLOT_METRICS = ("fact_recall", "faithfulness", "citation_precision", "refusal_r
 def write_reports(report: dict[str, Any], out_dir: Path) -> list[Path]:
     """Write the three report files into ``out_dir``; returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / "report.json", out_dir / "report.md", out_dir / "report.png"]
+    paths = [out_dir / "report.json", out_dir / "report.md", out_dir / "report.png", out_dir / "refusal.png"]
     paths[0].write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     paths[1].write_text(markdown(report), encoding="utf-8")
     plot(report, paths[2])
+    curves, points = {}, {}
+    for name, data in report["answerers"].items():
+        items = data["items"]
+        curves[name] = curve_of(items, "answerable")
+        points[name] = operating_point([i["refused"] for i in items], [i["answerable"] for i in items])
+    plot_refusal_curves(curves, points, paths[3], title=f"refusal on {Path(report['set']).name}")
     return paths
 
 
@@ -37,13 +44,14 @@ def markdown(report: dict[str, Any]) -> str:
     names = list(report["answerers"])
     lines = [f"# Evaluation report: {report['set']}", "",
              f"{report['questions']} questions; support checker: {report['checker']}.", "",
+             "Judges: " + "; ".join(f"`{k}` by {v}" for k, v in JUDGES.items()) + ".", "",
              "| metric | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-    for key in (*SUMMARY_KEYS, "errors"):
+    for key in (*SUMMARY_KEYS, "conflicts_on_agreeing", "errors"):
         lines.append(f"| {key} | " + " | ".join(_fmt(report["answerers"][n][key]) for n in names) + " |")
     for name in names:
         data = report["answerers"][name]
-        cols = ("questions", "fact_recall", "token_f1", "faithfulness", "citation_precision",
-                "refusal_recall", "false_refusal_rate", "recall_at_5")
+        cols = ("questions", "fact_recall", "on_topic", "faithfulness", "citation_precision",
+                "refusal_recall", "false_refusal_rate", "conflicts_shown", "recall_at_5")
         lines += ["", f"## {name}: by question type", "", "| type | " + " | ".join(cols) + " |",
                   "|---|" + "---|" * len(cols)]
         for qtype, summary in data["by_type"].items():

@@ -12,10 +12,21 @@ from .dataset import EvalItem
 
 # The keys every answerer's summary carries, in report order.
 SUMMARY_KEYS = (
-    "fact_recall", "token_f1", "faithfulness", "citation_precision", "citation_recall",
-    "refusal_recall", "refusal_precision", "false_refusal_rate", "recall_at_1", "recall_at_3",
-    "recall_at_5", "mrr", "latency_p50_ms", "latency_p95_ms",
+    "fact_recall", "token_f1", "on_topic", "faithfulness", "citation_precision", "faithfulness_checker",
+    "citation_precision_checker", "citation_recall_checker", "refusal_recall", "refusal_precision",
+    "false_refusal_rate", "conflicts_shown", "recall_at_1", "recall_at_3", "recall_at_5", "mrr",
+    "latency_p50_ms", "latency_p95_ms", "answer_words_median", "generated_dropped", "generated_fallbacks",
 )
+# Who produced each judged column: the gold evidence of the question set is independent of
+# the support checker that filters (generated) answers; the checker columns are kept beside it.
+JUDGES = {
+    "on_topic": "gold facts and evidence quotes",
+    "faithfulness": "gold evidence (an on-topic sentence cites a passage holding it)",
+    "citation_precision": "gold evidence (citations of on-topic sentences that hold it)",
+    "faithfulness_checker": "support checker (rag/verify/support.py)",
+    "citation_precision_checker": "support checker (ALCE)",
+    "citation_recall_checker": "support checker (ALCE)",
+}
 
 
 class Asker(Protocol):
@@ -41,6 +52,8 @@ class ItemResult:
     sentences: list[dict[str, Any]] = field(default_factory=list)
     # What the citation check of a generated answer changed: action -> count.
     checked: dict[str, int] = field(default_factory=dict)
+    conflicts: int = 0  # disagreements the answer gave side by side
+    confidence: float | None = None  # the refusal model's P(answerable)
 
     @property
     def score(self) -> float:
@@ -71,13 +84,22 @@ def evaluate_item(bot: Asker, item: EvalItem, checker: Any) -> ItemResult:
     if item.answerable and not answer.refused:
         result.fact_ok = M.fact_recall(answer.text, item.answers)
         result.f1 = M.answer_f1(answer.text, item.answers)
+    result.conflicts = len(getattr(answer, "conflicts", None) or [])
+    result.confidence = getattr(answer, "confidence", None)
     if not answer.refused:
-        by_marker = {c.marker: c.text for c in answer.citations}
+        by_marker = {c.marker: c for c in answer.citations}
+        spans = {p.chunk_id: (p.source, p.start, p.end) for p in answer.passages}
+        quotes = [e.quote for e in item.evidence]
         for claim, markers in M.answer_sentences(answer.text):
             cited = [by_marker[m] for m in markers if m in by_marker]
-            supported, relevant, total = M.judge_sentence(checker, claim, cited)
-            result.sentences.append({"claim": claim, "markers": markers, "supported": supported,
-                                     "relevant_citations": relevant, "citations": total})
+            supported, relevant, total = M.judge_sentence(checker, claim, [c.text for c in cited])
+            record = {"claim": claim, "markers": markers, "supported": supported,
+                      "relevant_citations": relevant, "citations": total}
+            if item.answerable:
+                on_topic, holding = M.judge_gold(claim, [spans[c.chunk_id] for c in cited if c.chunk_id in spans],
+                                                 item.answers, quotes, gold_spans)
+                record.update(on_topic=on_topic, gold_citations=holding)
+            result.sentences.append(record)
     return result
 
 
@@ -89,17 +111,28 @@ def summarise(results: Sequence[ItemResult]) -> dict[str, Any]:
     sentences = [s for r in results for s in r.sentences]
     measured = [s for s in sentences if s["supported"] is not None]
     citations = sum(s["citations"] for s in measured)
+    judged = [s for s in sentences if "on_topic" in s]
+    on_topic = [s for s in judged if s["on_topic"]]
+    gold_citations = sum(s["citations"] for s in on_topic)
+    agreeing = [r for r in results if r.answerable and r.type != "disagreement" and not r.refused]
     latencies = [r.latency_ms for r in results if r.latency_ms is not None]
     out: dict[str, Any] = {
         "questions": len(results),
         "errors": sum(r.error is not None for r in results),
         "fact_recall": _mean(r.fact_ok for r in answerable),
         "token_f1": _mean(r.f1 for r in answerable),
-        # Faithfulness and ALCE citation recall coincide here: both ask whether a sentence's
-        # own citations, together, support it.
-        "faithfulness": _mean(s["supported"] for s in measured),
-        "citation_recall": _mean(s["supported"] for s in measured),
-        "citation_precision": sum(s["relevant_citations"] for s in measured) / citations if citations else None,
+        "on_topic": _mean(s["on_topic"] for s in judged),
+        "faithfulness": _mean(s["gold_citations"] > 0 for s in on_topic),
+        "citation_precision": (sum(min(s["gold_citations"], s["citations"]) for s in on_topic) / gold_citations
+                               if gold_citations else None),
+        # Faithfulness and ALCE citation recall coincide for the checker: both ask whether a
+        # sentence's own citations, together, support it.
+        "faithfulness_checker": _mean(s["supported"] for s in measured),
+        "citation_recall_checker": _mean(s["supported"] for s in measured),
+        "citation_precision_checker": sum(s["relevant_citations"] for s in measured) / citations if citations else None,
+        # Answers that said "reports differ": wanted on disagreement questions, and only there.
+        "conflicts_shown": _mean(r.conflicts > 0 for r in results if r.type == "disagreement" and not r.refused),
+        "conflicts_on_agreeing": sum(r.conflicts > 0 for r in agreeing),
         "sentences_unmeasured": len(sentences) - len(measured),
         **M.refusal_scores([r.refused for r in results], [r.answerable for r in results]),
         "recall_at_1": M.recall_at(ranks, 1),

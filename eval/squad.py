@@ -235,7 +235,7 @@ def _evaluate(documents: dict[str, str], questions: list[SquadQuestion], work: P
             item["error"] = f"{type(exc).__name__}: {exc}"
             continue
         latencies.append((time.perf_counter() - started) * 1000)
-        item.update(answer=answer.text, refused=answer.refused,
+        item.update(answer=answer.text, refused=answer.refused, confidence=answer.confidence,
                     retrieved=any(overlaps_paragraph(p.text, p.source, q) for p in answer.passages))
         if not answer.refused:
             lengths.append(len(strip_markers(answer.text).split()))

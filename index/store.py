@@ -53,11 +53,16 @@ class IndexStore:
         for doc_id, doc in self.docs.items():
             self.sentence_offset[doc_id] = row
             row += len(doc.sentences)
+        self._chunk_by_id = {c.chunk_id: c for c in self.chunks}
         if row != len(self.sentence_vectors) or len(self.chunks) != len(self.chunk_vectors):
             raise IndexCorruptError("index vectors do not match its passages")
 
     def sentence_vector(self, doc_id: str, i: int) -> np.ndarray:
         return self.sentence_vectors[self.sentence_offset[doc_id] + i]
+
+    def chunk(self, chunk_id: str) -> Chunk:
+        """The passage with this id (KeyError when there is none)."""
+        return self._chunk_by_id[chunk_id]
 
 
 def build_faiss(vectors: np.ndarray, factory: str) -> Any:

@@ -11,17 +11,17 @@ from typing import Any, Protocol
 
 from index import BuildReport, Embedder, IndexStore, SentenceTransformerEmbedder, open_index, rebuild_hint
 
-from .aliases import CapitalAliases
+from .answer.draft import Draft, compose
+from .answer.extractive import ExtractiveAnswerer
+from .answer.vocabulary import CorpusVocabulary
 from .config import RagConfig
-from .decompose import merge_drafts, split_question
-from .draft import Draft, compose
-from .extractive import ExtractiveAnswerer
-from .followup import normalise_history, resolve_followup
 from .paths import DEFAULT_CORPUS, default_index_dir
 from .records import Answer, Passage
-from .retriever import HybridRetriever
-from .verify import number_records
-from .vocabulary import CorpusVocabulary
+from .retrieve.aliases import CapitalAliases
+from .retrieve.decompose import merge_drafts, split_question
+from .retrieve.followup import normalise_history, resolve_followup
+from .retrieve.retriever import HybridRetriever
+from .verify.citations import number_records
 
 
 def validate_question(question: object, max_chars: int) -> str:
@@ -99,7 +99,7 @@ class Chatbot:
     def _make_answerer(self, store: IndexStore, vocabulary: CorpusVocabulary,
                        previous: Answerer | None = None) -> Answerer:
         if self.config.answerer == "transformers":
-            from .generative import TransformersAnswerer  # loads torch and transformers on use only
+            from .generate.generative import TransformersAnswerer  # loads torch and transformers on use only
 
             # A refreshed index keeps the language model already loaded.
             return TransformersAnswerer(store, self.embedder, self.config, lm=getattr(previous, "lm", None),
@@ -160,13 +160,14 @@ class Chatbot:
     def _finish(self, turn: _Turn, drafts: list[Draft]) -> Answer:
         """The answer composed from each part's draft, with its timings."""
         draft = merge_drafts(drafts)
-        text, citations = compose(draft, self.store, turn.passages)
+        text, citations, conflicts = compose(draft, self.store, turn.passages)
         records = [r for d in drafts for r in getattr(d, "verification", ())]  # generated answers only
         done = time.perf_counter()
         timings = {"retrieve": (turn.retrieved - turn.started) * 1000, "answer": (done - turn.retrieved) * 1000,
                    "total": (done - turn.started) * 1000}
         return Answer(turn.question, text, draft.refused, citations, turn.passages, timings, turn.query,
-                      verification=number_records(records, citations))
+                      verification=number_records(records, citations), conflicts=conflicts,
+                      confidence=draft.confidence)
 
     def stream(self, question: str, history: Sequence[Any] | None = None,
                k: int | None = None, hybrid: bool | None = None) -> Iterator[Answer]:

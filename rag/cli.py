@@ -125,7 +125,17 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def format_answer(answer: Any) -> str:
     """Human-readable answer with a numbered source list."""
-    lines = [answer.text, ""]
+    conflicts = getattr(answer, "conflicts", None) or []
+    # Disagreeing accounts are listed one per line, each with its source, instead of run together.
+    lines = [] if conflicts else [answer.text, ""]
+    by_marker = {c.marker: c for c in answer.citations}
+    for conflict in conflicts:
+        lines.append(f"Reports differ ({conflict['kind']}):")
+        for claim in conflict["claims"]:
+            cited = [by_marker[m] for m in claim["markers"] if m in by_marker]
+            where = "; ".join(f"{c.source}{', ' + c.date if c.date else ''}" for c in cited) or claim["source"]
+            lines.append(f"  - {claim['text']} {''.join(f'[{m}]' for m in claim['markers'])} ({where})")
+        lines.append("")
     if answer.citations:
         lines.append("Sources:")
         for c in answer.citations:

@@ -12,7 +12,8 @@ MAX_QUESTION_CHARS = 2000
 
 @dataclass(frozen=True)
 class RagConfig:
-    """Retrieval and answering settings. Thresholds were calibrated on eval/data/dev.jsonl."""
+    """Retrieval and answering settings. The answer selector's weights and refusal threshold are fitted
+    (``rag fit``) and shipped in rag/answer/data/selector.json."""
 
     index: IndexConfig = field(default_factory=IndexConfig)
     # Passages handed to the answerer (and shown as sources).
@@ -30,43 +31,26 @@ class RagConfig:
     # The default, fully offline answerer.
     answerer: str = "extractive"
     # Answer length: at most this many sentences and words (the first sentence always fits).
-    max_sentences: int = 3
+    max_sentences: int = 2
     max_words: int = 130
-    # Sentence score = w_dense*cosine + w_lexical*term coverage + w_type*(asked type present)
-    # + w_passage*retrieval strength; weights sum to 1.
-    w_dense: float = 0.45
-    w_lexical: float = 0.30
-    w_type: float = 0.15
-    w_passage: float = 0.10
-    # Bonus for a typed answer given by several relevant sentences (answer redundancy).
-    w_vote: float = 0.10
-    # Share of the previous sentence's relevance a sentence inherits when that is higher.
-    w_previous_sentence: float = 0.3
-    # Refuse when the best sentence scores below this.
-    min_score: float = 0.42
-    # The same bar when the question holds a single word the articles never use.
-    min_score_unknown_name: float = 0.60
-    # Refuse a typed question (who/when/how many…) when the best sentence of the asked type
-    # covers less than this share of the question's terms (idf-weighted), within its passage
-    # and within the sentence itself.
-    min_typed_coverage: float = 0.20
-    min_typed_sentence_coverage: float = 0.10
-    # A typed question is answered only if its best sentence of the asked type is at least
-    # this relevant relative to the most relevant sentence overall (else it is a near miss).
-    typed_relative_min: float = 0.70
-    # Another article's differing account of the chosen fact is added when at least this
-    # relevant relative to the best sentence.
-    other_account_ratio: float = 0.70
-    # ... and at least this similar to it (a spelling variant of a name), or as similar as
-    # ``same_fact_similarity`` with other names or figures.
-    other_account_similarity: float = 0.50
-    # Further sentences must score at least this share of the best one.
-    extra_sentence_ratio: float = 0.95
+    # The fitted sentence and refusal models (``rag fit`` writes them); None: the shipped file.
+    selector_model: str | None = None
+    # A typed question's best sentence holding the asked-for kind of thing (a name, a date)
+    # goes first when it is at least this likely, relative to the best sentence overall.
+    typed_first_ratio: float = 0.6
     # Two sentences this similar say the same thing: one is kept, the other corroborates.
     same_fact_similarity: float = 0.80
     # A sentence of another article that carries the same answer (name, date, figure) and
     # is at least this similar corroborates it and is cited too.
     corroborate_similarity: float = 0.55
+    # Disagreeing reports are given side by side when the other account is at least this
+    # likely (relative to the best sentence) to answer ...
+    show_conflicts: bool = True
+    conflict_ratio: float = 0.5
+    # ... and at least this similar to the best sentence for a different name or figure (or
+    # ``polarity_similarity`` for a name spelled two ways, and for "did" against "did not").
+    conflict_similarity: float = 0.7
+    polarity_similarity: float = 0.5
     max_question_chars: int = MAX_QUESTION_CHARS
     # Local NLI cross-encoder directory for the support checker; None uses the lexical checker.
     nli_model: str | None = None

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+# The first words of an answer that gives disagreeing reports side by side.
+CONFLICT_LEAD = "Reports differ."
+
 
 @dataclass(frozen=True)
 class Passage:
@@ -55,6 +58,12 @@ class Answer:
     # (as in ``text``), supported, action (kept, dropped, flagged, cited_added, marker_removed,
     # or refused / fallback for the answer as a whole) and reason. Empty for the extractive answerer.
     verification: list[dict[str, Any]] = field(default_factory=list)
+    # Reports that disagree, each ``{kind, claims: [{text, markers, source}]}`` ("polarity":
+    # one says it happened, the other that it did not; "value": different names or figures).
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    # How likely the refusal model found the question answerable from the passages (0..1);
+    # the answer is refused below its fitted threshold. None when no model judged it.
+    confidence: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object that ``rag ask --json`` prints."""
@@ -64,6 +73,8 @@ class Answer:
             "answer": self.text,
             "refused": self.refused,
             "citations": [asdict(c) for c in self.citations],
+            "conflicts": self.conflicts,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }
         if self.verification:  # only generated answers have one; the extractive contract is unchanged

@@ -37,7 +37,10 @@ _DAYS = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 DATE_RE = re.compile(
     rf"\b(?:{MONTHS}\s+\d{{1,2}}(?:,?\s+\d{{4}})?|\d{{1,2}}\s+{MONTHS}(?:\s+\d{{4}})?|"
     rf"(?:in|since|by|until|early|late|mid-?|last|this|next)\s+{MONTHS}|{MONTHS}\s+(?:19|20)\d\d|"
-    rf"(?:on|last|this|next)\s+{_DAYS}|\b(?:19|20)\d\d\b|\d{{4}}-\d{{2}}-\d{{2}}|"
+    rf"(?:on|last|this|next)\s+{_DAYS}|\b(?:1\d|20)\d\d(?:s|\s?(?:BC|AD|BCE|CE))?\b|\d{{4}}-\d{{2}}-\d{{2}}|"
+    r"\b\d{1,2}(?:st|nd|rd|th)\s+century\b|\b(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|"
+    r"tenth|eleventh|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|"
+    r"twentieth|twenty-first)\s+century\b|"
     r"(?:last|this|next|previous)\s+(?:week|month|year)|(?:\w+|\d+)\s+(?:years|months|weeks|days)\s+ago)"
 )
 _NUMBER_WORDS = (
@@ -55,7 +58,7 @@ AMOUNT_RE = re.compile(
 NUMBER_RE = re.compile(
     rf"(?:\b\d[\d,.]*\b(?!-\d)|\b{_NUMBER_WORDS}\b)", re.IGNORECASE
 )
-_YEAR = re.compile(r"^(?:19|20)\d\d$")
+_YEAR = re.compile(r"^(?:1\d|20)\d\d$")
 # Capitalised runs, with the particles that Arabic and European names carry inside them.
 ENTITY_RE = re.compile(
     r"\b(?:(?:al|el|ad|bin|ibn)-)?[A-Z][\w\u2019'-]*(?:\s+(?:(?:al|el|ad|bin|ibn|of|the|de|for)[\s-]+)?"

@@ -1,5 +1,5 @@
 from rag import text as T
-from rag.aliases import CapitalAliases, capitals
+from rag.retrieve.aliases import CapitalAliases, capitals
 
 TEXTS = ["Syria cut its relations with Hamas.", "Egypt refused to let him leave Gaza.",
          "Talks were held in Tehran, Iran."]

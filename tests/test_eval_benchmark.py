@@ -10,8 +10,10 @@ from rag.cli import main
 from .conftest import CORPUS
 
 pytestmark = pytest.mark.integration
-SUMMARY = ("fact_recall", "token_f1", "faithfulness", "citation_precision", "citation_recall", "refusal_recall",
-           "false_refusal_rate", "recall_at_5", "mrr", "latency_p50_ms", "latency_p95_ms")
+SUMMARY = ("fact_recall", "token_f1", "on_topic", "faithfulness", "citation_precision", "faithfulness_checker",
+           "citation_precision_checker", "citation_recall_checker", "refusal_recall", "false_refusal_rate",
+           "conflicts_shown", "conflicts_on_agreeing", "generated_dropped", "generated_fallbacks", "recall_at_5", "mrr",
+           "latency_p50_ms", "latency_p95_ms")
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +36,10 @@ def test_rag_eval_writes_the_three_reports_with_every_key(report):
     assert 0 <= data["checker_meta"]["false_positive_rate"] <= 1
     md = (report / "report.md").read_text()
     assert "by question type" in md and "the 10 worst items" in md
-    assert (report / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Each judged column says who judged it, and the generated-answer repairs are in the table.
+    assert "`faithfulness` by gold evidence" in md and "| generated_fallbacks |" in md
+    for png in ("report.png", "refusal.png"):
+        assert (report / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_default_answerer_keeps_the_recorded_figures(report):

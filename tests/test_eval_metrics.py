@@ -12,7 +12,7 @@ class WordChecker:
     name = "words"
 
     def check(self, claim, premise):
-        from rag.support import Judgement
+        from rag.verify.support import Judgement
 
         words = claim.lower().strip(".").split()
         if not words:
@@ -89,8 +89,41 @@ def test_summary_faithfulness_and_latency_percentiles():
     results = [item(1, [True, True], 10.0), item(2, [False], 20.0, fact=False), item(3, [None, True], 30.0),
                item(4, [], 40.0, answerable=False)]
     summary = summarise(results)
-    assert summary["faithfulness"] == pytest.approx(3 / 4)  # the unmeasured one is left out
+    assert summary["faithfulness_checker"] == pytest.approx(3 / 4)  # the unmeasured one is left out
     assert summary["sentences_unmeasured"] == 1
     assert summary["fact_recall"] == pytest.approx(2 / 3, abs=1e-4)
     assert summary["latency_p50_ms"] == pytest.approx(25.0)
     assert summary["latency_p95_ms"] == pytest.approx(38.5)
+
+
+def test_a_sentence_is_on_topic_when_it_states_a_gold_fact_or_gold_evidence():
+    facts, quotes = [["Saleh al-Arouri", "Arouri"]], ["The delegation is headed by Saleh Al-Arouri, deputy chairman."]
+    assert M.states_gold("It was led by Arouri.", facts, quotes)  # the fact
+    assert M.states_gold("The delegation is headed by the deputy chairman of the bureau.", facts, quotes)  # evidence
+    assert not M.states_gold("Iran hosted a delegation in Tehran last week.", facts, quotes)
+    # A sentence that only restates the question states neither.
+    assert not M.states_gold("The man who led the delegation is the man who led it.", facts, quotes)
+
+
+def test_gold_judge_counts_the_cited_passages_that_hold_the_evidence():
+    gold = [("a.txt", 100, 160)]
+    on_topic, holding = M.judge_gold("Arouri led it.", [("a.txt", 80, 300), ("b.txt", 0, 200)], [["Arouri"]],
+                                     [], gold)
+    assert on_topic and holding == 1
+    assert M.judge_gold("Arouri led it.", [("b.txt", 0, 200)], [["Arouri"]], [], gold) == (True, 0)
+
+
+def test_summary_judges_faithfulness_by_gold_evidence_apart_from_the_checker():
+    def item(sentences, conflicts=0, type_="single"):
+        r = ItemResult("q", type_, "q", True, [["x"]], answer="x. [1]", fact_ok=True, conflicts=conflicts)
+        r.sentences = [{"supported": True, "relevant_citations": 1, "citations": c, "on_topic": t,
+                        "gold_citations": g} for t, g, c in sentences]
+        return r
+
+    # Three on-topic sentences (two cite the evidence) and one off-topic sentence.
+    summary = summarise([item([(True, 1, 1), (False, 0, 1)]), item([(True, 0, 1), (True, 2, 2)], conflicts=1)])
+    assert summary["on_topic"] == pytest.approx(3 / 4)
+    assert summary["faithfulness"] == pytest.approx(2 / 3, abs=1e-4)
+    assert summary["citation_precision"] == pytest.approx(3 / 4)
+    assert summary["faithfulness_checker"] == 1.0
+    assert summary["conflicts_on_agreeing"] == 1

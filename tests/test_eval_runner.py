@@ -76,4 +76,4 @@ def test_an_answerer_error_is_recorded_and_the_run_goes_on(tmp_path):
     summary = summarise(results)
     assert summary["errors"] == 1
     assert summary["fact_recall"] == pytest.approx(2 / 3, abs=1e-4)
-    assert summary["faithfulness"] == 1.0
+    assert summary["faithfulness_checker"] == 1.0

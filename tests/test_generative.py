@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from rag.chatbot import Chatbot
-from rag.lm import GeneratorError, LocalLM
-from rag.prompt import INSTRUCTIONS, check_context, fit_prompt
+from rag.generate.lm import GeneratorError, LocalLM
+from rag.generate.prompt import INSTRUCTIONS, check_context, fit_prompt
 
 from .conftest import CORPUS
 from .tiny_lm import build_tiny_lm, train_tokenizer
@@ -168,7 +168,8 @@ def test_cli_ask_with_the_transformers_answerer_prints_one_json_object(bot, lm_d
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1
     obj = json.loads(lines[0])
-    assert {"id", "question", "answer", "refused", "citations", "timings_ms", "verification"} == set(obj)
+    assert {"id", "question", "answer", "refused", "citations", "conflicts", "confidence", "timings_ms",
+            "verification"} == set(obj)
     # The same choice made through the environment.
     monkeypatch.setenv("RAG_ANSWERER", "transformers")
     monkeypatch.setenv("RAG_GENERATOR_MODEL", str(lm_dirs["chat"]))

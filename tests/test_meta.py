@@ -28,7 +28,7 @@ from eval.perturb import (
 )
 from index.records import Document
 from index.sentences import split_sentences
-from rag.support import LexicalChecker
+from rag.verify.support import LexicalChecker
 
 
 def _doc(doc_id: str, text: str) -> Document:

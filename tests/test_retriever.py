@@ -5,7 +5,7 @@ import pytest
 
 from index import IndexConfig, open_index
 from rag.config import RagConfig
-from rag.retriever import HybridRetriever, rrf_fuse
+from rag.retrieve.retriever import HybridRetriever, rrf_fuse
 
 
 def test_rrf_matches_a_hand_computed_example():

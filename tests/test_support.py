@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.support import Judgement, LexicalChecker, NLIChecker, SupportModelError, make_checker, strip_markers
+from rag.verify.support import Judgement, LexicalChecker, NLIChecker, SupportModelError, make_checker, strip_markers
 
 PREMISE = (
     "Iran donated hundreds of thousands of dollars to more than 9,000 families in Gaza. "

@@ -1,6 +1,6 @@
 from rag import text as T
-from rag.followup import normalise_history, resolve_followup
-from rag.qtypes import QuestionType, answer_items, classify
+from rag.answer.qtypes import QuestionType, answer_items, classify
+from rag.retrieve.followup import normalise_history, resolve_followup
 
 
 def test_classify_reads_the_asked_type():
@@ -123,7 +123,7 @@ def test_where_answers_are_locative_names_or_place_phrases_never_people_or_subje
 
 
 def test_role_qualifiers_are_the_names_a_role_is_of_or_in():
-    from rag.qtypes import role_qualifiers
+    from rag.answer.qtypes import role_qualifiers
 
     assert role_qualifiers("Who was Hamas's representative in Egypt?") == ["Egypt"]
     assert role_qualifiers("Who is the leader of Palestinian Islamic Jihad?") == ["Palestinian Islamic Jihad"]

@@ -145,6 +145,22 @@ def test_chat_streams_a_cited_answer_and_a_marker_shows_its_passage(page):
           f"{figures['first_token_ms']} ms, complete answer {figures['complete_answer_ms']} ms")
 
 
+def test_disagreeing_reports_show_side_by_side_with_source_and_date(page):
+    ask(page, "Did Ismail Haniyeh travel to Tehran for the meeting?")
+    message = page.locator("#chat .msg.bot").last
+    assert "Reports differ" in message.locator(".conflict-lead").inner_text()
+    accounts = message.locator(".conflict .account")
+    assert accounts.count() == 2
+    texts = accounts.all_inner_texts()
+    assert "unable to attend" in texts[0] or "unable to attend" in texts[1]
+    assert any("participants" in t or "Iranian capital" in t for t in texts)
+    boxes = [accounts.nth(i).bounding_box() for i in range(2)]
+    assert abs(boxes[0]["y"] - boxes[1]["y"]) < 5 and boxes[0]["x"] < boxes[1]["x"]  # side by side
+    assert "2019-07-24" in texts[0] + texts[1]  # each account names its source and date
+    OUT.mkdir(parents=True, exist_ok=True)
+    message.screenshot(path=str(OUT / "conflict.png"))
+
+
 def test_refusal_looks_different_from_an_answer(page):
     ask(page, ROCKETS)
     message = page.locator("#chat .msg.bot").last
@@ -203,3 +219,43 @@ def test_hostile_document_shows_as_text_and_runs_nothing(page, tmp_path: Path):
     assert HOSTILE_TITLE in page.locator("#corpus").inner_text()
     OUT.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(OUT / "xss.png"), full_page=True)
+
+
+HOSTILE_ABSENT = ("Minister misses summit\n\nForeign minister Maria Lund <script>window.__xss=4</script> was unable "
+                  "to attend the Oslo climate summit because her flight from Bergen was cancelled. The summit opened "
+                  "on Monday with delegates from forty countries.\n")
+HOSTILE_ATTENDED = ("Oslo summit opens\n\nForeign minister Maria Lund <img src=x onerror=\"window.__xss=5\"> attended "
+                    "the Oslo climate summit and gave the opening speech to the delegates. The summit opened on "
+                    "Monday with delegates from forty countries.\n")
+
+
+@pytest.fixture(scope="module")
+def hostile_app(embedder, tmp_path_factory: pytest.TempPathFactory):
+    import rag
+
+    root = tmp_path_factory.mktemp("ui_conflict")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    (corpus / "absent.txt").write_text(HOSTILE_ABSENT, encoding="utf-8")
+    (corpus / "attended.txt").write_text(HOSTILE_ATTENDED, encoding="utf-8")
+    bot = rag.Chatbot.from_corpus(corpus, index_dir=root / "index", embedder=embedder)
+    demo, url = launch(bot)
+    yield url
+    demo.close()
+
+
+def test_hostile_markup_in_disagreeing_reports_shows_as_text_side_by_side(browser, hostile_app):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(TIMEOUT_MS)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(hostile_app)
+    page.wait_for_selector("#chat .chat-log")
+    ask(page, "Did Maria Lund attend the Oslo climate summit?")
+    accounts = page.locator("#chat .msg.bot").last.locator(".conflict .account")
+    assert accounts.count() == 2
+    text = " ".join(accounts.all_inner_texts())
+    assert "<script>window.__xss=4</script>" in text and '<img src=x onerror="window.__xss=5">' in text
+    assert page.evaluate("typeof window.__xss") == "undefined" and dialogs == []
+    assert page.locator("#chat script, #chat img").count() == 0
+    page.close()

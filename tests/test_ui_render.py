@@ -113,6 +113,31 @@ def test_hostile_title_passage_quote_and_file_name_are_escaped_everywhere():
     assert "<mark>&lt;script&gt;" in render_sources(hostile, 0)
 
 
+def test_conflicting_accounts_render_side_by_side_with_source_and_date():
+    second = citation(marker=2, chunk_id="c2", quote="The delegation was led by Saleh al-Arouri.", source="b.txt",
+                      title="Other report")
+    conflicted = answer(text=f"Reports differ. {QUOTE} [1] The delegation was led by Saleh al-Arouri. [2]",
+                        citations=[citation(), second])
+    conflicted.conflicts = [{"kind": "value", "claims": [
+        {"text": QUOTE, "markers": [1], "source": "a.txt"},
+        {"text": "The delegation was led by Saleh al-Arouri.", "markers": [2], "source": "b.txt"}]}]
+    html = render_answer(conflicted, 0)
+    assert "Reports differ" in html and html.count('class="account"') == 2
+    assert "a.txt" in html and "b.txt" in html and "2019-07-24" in html
+    assert 'data-target="src-0-1"' in html and 'data-target="src-0-2"' in html
+
+
+def test_hostile_text_in_conflicting_accounts_is_escaped():
+    cite = citation(title=HOSTILE, quote=HOSTILE, source="<img src=x onerror=alert(1)>.txt")
+    hostile = answer(text=f"Reports differ. {HOSTILE} [1] {HOSTILE} [1]", citations=[cite])
+    hostile.conflicts = [{"kind": f"<script>{HOSTILE}", "claims": [
+        {"text": HOSTILE, "markers": [1], "source": cite.source},
+        {"text": HOSTILE, "markers": [7], "source": HOSTILE}]}]
+    html = render_answer(hostile, 0)
+    assert_inert(html)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
 def test_hostile_text_cannot_break_out_of_the_tooltip_attribute():
     html = answer_text_html(answer(citations=[citation(title='x" onmouseover="alert(1)')]), turn=0)
     assert_inert(html)

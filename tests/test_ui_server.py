@@ -11,7 +11,7 @@ import pytest
 from .ui_helpers import AROURI, HANIYEH, PAYMENT, ROCKETS, launch, make_bot, markers
 
 pytestmark = pytest.mark.integration
-KEYS = {"id", "question", "answer", "refused", "citations", "timings_ms"}
+KEYS = {"id", "question", "answer", "refused", "citations", "conflicts", "confidence", "timings_ms"}
 CITATION_KEYS = {"marker", "source", "title", "date", "chunk_id", "text", "quote", "start", "end"}
 
 

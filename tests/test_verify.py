@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from rag.chatbot import Chatbot
-from rag.lm import GeneratorError
-from rag.prompt import INSTRUCTIONS, MIN_PASSAGE_TOKENS, fit_prompt
+from rag.generate.lm import GeneratorError
+from rag.generate.prompt import INSTRUCTIONS, MIN_PASSAGE_TOKENS, fit_prompt
 from rag.records import Passage
-from rag.verify import is_refusal, parse_generated
+from rag.verify.citations import is_refusal, parse_generated
 
 from .tiny_lm import build_tiny_lm, train_tokenizer
 
@@ -161,4 +161,5 @@ def test_the_models_refusal_is_kept_and_the_extractive_contract_is_unchanged(bot
     answer = scripted(bot, lm_dir, "The articles don't say.").ask("How many rockets did Hamas fire in 2019?")
     assert answer.refused and answer.text == "The articles don't say." and answer.verification[0]["action"] == "refused"
     extractive = bot.ask(AROURI).to_json()
-    assert set(extractive) == {"id", "question", "answer", "refused", "citations", "timings_ms"}
+    assert set(extractive) == {"id", "question", "answer", "refused", "citations", "conflicts", "confidence",
+                               "timings_ms"}

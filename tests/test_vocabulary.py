@@ -1,5 +1,5 @@
 from index import IndexConfig, open_index
-from rag.vocabulary import CorpusVocabulary
+from rag.answer.vocabulary import CorpusVocabulary
 from tests.test_retriever import FourDimEmbedder
 
 

@@ -52,8 +52,9 @@ def _marker_html(citation: Citation, turn: int) -> str:
             f'{_meta(citation.title, citation.date, citation.source)}<q>{esc(citation.quote)}</q></span>')
 
 
-def answer_text_html(answer: Answer, turn: int) -> str:
-    """The answer text, escaped, with each ``[n]`` that has a citation as a superscript link."""
+def answer_text_html(answer: Answer, turn: int, text: str | None = None) -> str:
+    """The answer text (or ``text``), escaped, with each ``[n]`` that has a citation as a
+    superscript link."""
     by_marker = {c.marker: c for c in answer.citations}
 
     def link(match: re.Match[str]) -> str:
@@ -61,7 +62,25 @@ def answer_text_html(answer: Answer, turn: int) -> str:
         return _marker_html(citation, turn) if citation else match.group(0)
 
     # Escaping leaves "[", digits and "]" alone, so markers are found in the escaped text.
-    return _MARKER.sub(link, esc(answer.text))
+    return _MARKER.sub(link, esc(answer.text if text is None else text))
+
+
+def conflict_html(answer: Answer, turn: int) -> str:
+    """Disagreeing reports side by side, each account with its source and date."""
+    by_marker = {c.marker: c for c in answer.citations}
+    blocks = []
+    for conflict in answer.conflicts:
+        accounts = []
+        for claim in conflict["claims"]:
+            text = claim["text"] + " " + "".join(f"[{m}]" for m in claim["markers"])
+            first = next((by_marker[m] for m in claim["markers"] if m in by_marker), None)
+            meta = _meta(first.title, first.date, first.source) if first else esc(claim["source"])
+            accounts.append(f'<div class="account"><div class="account-meta">{meta}</div>'
+                            f'<div class="account-text">{answer_text_html(answer, turn, text)}</div></div>')
+        blocks.append(f'<div class="conflict" data-kind="{esc(conflict["kind"])}">'
+                      f'<div class="conflict-lead">⚖ Reports differ</div>'
+                      f'<div class="accounts">{"".join(accounts)}</div></div>')
+    return "".join(blocks)
 
 
 def render_answer(answer: Answer, turn: int) -> str:
@@ -70,8 +89,10 @@ def render_answer(answer: Answer, turn: int) -> str:
     badge = ('<span class="badge badge-refusal" title="The articles do not say">⚠ Not in the articles</span>'
              if answer.refused else "")
     cursor = "" if answer.complete else '<span class="cursor">▍</span>'
+    # Conflicting accounts replace the running text: each stands in its own column.
+    body = conflict_html(answer, turn) if answer.conflicts and answer.complete else answer_text_html(answer, turn)
     return (f'<div class="msg bot {kind}" data-turn="{turn}" data-complete="{str(answer.complete).lower()}">'
-            f'{badge}<div class="msg-text">{answer_text_html(answer, turn)}{cursor}</div></div>')
+            f'{badge}<div class="msg-text">{body}{cursor}</div></div>')
 
 
 def render_question(question: str) -> str:

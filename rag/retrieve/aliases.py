@@ -13,7 +13,7 @@ import re
 from collections.abc import Collection
 from functools import lru_cache
 
-from . import text as T
+from .. import text as T
 
 # Capitals that are as often something else (a word, a first name), and Jerusalem, whose
 # status is disputed: rewriting them would change the question.

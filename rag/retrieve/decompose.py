@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .draft import Draft
+from ..answer.draft import Draft
 
 # A second question starts at "and" followed by a question word.
 _SECOND = re.compile(
@@ -27,10 +27,14 @@ def merge_drafts(drafts: list[Draft]) -> Draft:
     answered = [d for d in drafts if not d.refused]
     if not answered:
         return drafts[0]
+    if len(answered) == 1:
+        return answered[0]
     sentences, seen = [], set()
     for draft in answered:
         for sentence in draft.sentences:
             if sentence.text not in seen:
                 seen.add(sentence.text)
                 sentences.append(sentence)
-    return Draft(sentences=sentences)
+    confidences = [d.confidence for d in answered if d.confidence is not None]
+    return Draft(sentences=sentences, conflicts=[c for d in answered for c in d.conflicts],
+                 confidence=max(confidences) if confidences else None)

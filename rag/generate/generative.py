@@ -18,15 +18,15 @@ from typing import Any
 
 from index import Embedder, IndexStore
 
-from .config import RagConfig
-from .draft import Draft
-from .extractive import ExtractiveAnswerer
+from ..answer.draft import Draft
+from ..answer.extractive import ExtractiveAnswerer
+from ..answer.vocabulary import CorpusVocabulary
+from ..config import RagConfig
+from ..records import Passage
+from ..verify.citations import CitationVerifier, VerifiedDraft
+from ..verify.support import SupportChecker, make_checker
 from .lm import LocalLM
 from .prompt import REFUSAL, Prompt, check_context, fit_prompt
-from .records import Passage
-from .support import SupportChecker, make_checker
-from .verify import CitationVerifier, VerifiedDraft
-from .vocabulary import CorpusVocabulary
 
 
 class TransformersAnswerer:
@@ -88,7 +88,9 @@ class TransformersAnswerer:
                 *records, _whole("refused", "no generated sentence is supported; refusing")])
         draft = self.fallback.answer(question, passages)
         note = _whole("fallback", "no generated sentence is supported; answered extractively")
-        return VerifiedDraft(draft.sentences, draft.refused, draft.refusal, draft.closest, [*records, note])
+        return VerifiedDraft(sentences=draft.sentences, refused=draft.refused, refusal=draft.refusal,
+                             closest=draft.closest, conflicts=draft.conflicts, confidence=draft.confidence,
+                             verification=[*records, note])
 
 
 def _whole(action: str, reason: str) -> dict[str, Any]:

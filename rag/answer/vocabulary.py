@@ -13,7 +13,7 @@ from collections import Counter
 
 from index import IndexStore
 
-from . import text as T
+from .. import text as T
 
 
 class CorpusVocabulary:

@@ -9,10 +9,10 @@ import numpy as np
 from index import Embedder, IndexStore
 from index.chunking import embedding_text
 
-from .config import RagConfig
-from .qtypes import topic
-from .records import Passage
-from .text import content_terms
+from ..answer.qtypes import topic
+from ..config import RagConfig
+from ..records import Passage
+from ..text import content_terms
 
 
 class Retriever(Protocol):

@@ -16,9 +16,9 @@ from typing import Any
 from index import IndexStore
 from index.sentences import split_sentences
 
-from .draft import Draft, DraftSentence, Support
-from .prompt import REFUSAL
-from .records import Citation, Passage
+from ..answer.draft import Draft, DraftSentence, Support
+from ..generate.prompt import REFUSAL
+from ..records import Citation, Passage
 from .support import SupportChecker, strip_markers
 
 _MARKERS = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")

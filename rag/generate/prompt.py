@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..records import Passage
 from .lm import GeneratorError
-from .records import Passage
 
 REFUSAL = "The articles don't say."
 INSTRUCTIONS = (

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from index.errors import RagError
 
-from . import text as T
+from .. import text as T
 
 _MARKER = re.compile(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]")
 # Words that turn a statement around; contractions arrive from T.words() without the apostrophe.

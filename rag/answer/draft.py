@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from index import IndexStore
 
-from .records import Citation, Passage
+from ..records import CONFLICT_LEAD, Citation, Passage
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,15 @@ class DraftSentence:
 
 
 @dataclass
+class DraftConflict:
+    """Accounts of different documents that answer the question incompatibly; each claim is
+    also one of the draft's sentences."""
+
+    kind: str  # "polarity" (did / did not) or "value" (different names or figures)
+    claims: list[DraftSentence]
+
+
+@dataclass
 class Draft:
     """Sentences with their supports, or a refusal line with an optional closest passage."""
 
@@ -33,15 +43,20 @@ class Draft:
     refused: bool = False
     refusal: str = ""
     closest: Support | None = None
+    conflicts: list[DraftConflict] = field(default_factory=list)
+    # The refusal model's probability that the question is answerable from the passages.
+    confidence: float | None = None
 
 
-def compose(draft: Draft, store: IndexStore, passages: list[Passage]) -> tuple[str, list[Citation]]:
-    """Answer text with ``[n]`` after each sentence, and one citation per cited passage.
+def compose(draft: Draft, store: IndexStore,
+            passages: list[Passage]) -> tuple[str, list[Citation], list[dict[str, Any]]]:
+    """Answer text with ``[n]`` after each sentence, one citation per cited passage, and the
+    conflicts as ``{kind, claims: [{text, markers, source}]}``.
 
     Markers are numbered in order of first use; a passage cited by several sentences keeps one
-    marker, and its quote spans the sentences it supports.
+    marker, and its quote spans the sentences it supports. An answer with conflicting
+    accounts opens with ``CONFLICT_LEAD``.
     """
-    chunk_by_id = {c.chunk_id: c for c in store.chunks}
     order: list[str] = []
     spans: dict[str, tuple[int, int]] = {}
 
@@ -59,17 +74,21 @@ def compose(draft: Draft, store: IndexStore, passages: list[Passage]) -> tuple[s
         if draft.closest is not None:
             text += f" The closest related passage is [{mark(draft.closest)}]."
     else:
-        parts = []
+        parts = [CONFLICT_LEAD] if draft.conflicts else []
+        markers: dict[int, list[int]] = {}
         for sentence in draft.sentences:
-            markers = sorted({mark(s) for s in sentence.supports})
-            parts.append(sentence.text + " " + "".join(f"[{m}]" for m in markers))
+            markers[id(sentence)] = sorted({mark(s) for s in sentence.supports})
+            parts.append(sentence.text + " " + "".join(f"[{m}]" for m in markers[id(sentence)]))
         text = " ".join(parts)
 
     citations = []
     for marker, chunk_id in enumerate(order, start=1):
-        chunk = chunk_by_id[chunk_id]
+        chunk = store.chunk(chunk_id)
         doc = store.docs[chunk.doc_id]
         start, end = spans[chunk_id]
         citations.append(Citation(marker, doc.doc_id, doc.title, doc.date, chunk_id, chunk.text,
                                   doc.text[start:end], start, end))
-    return text, citations
+    conflicts = [{"kind": c.kind, "claims": [
+        {"text": claim.text, "markers": markers[id(claim)], "source": claim.supports[0].doc_id}
+        for claim in c.claims]} for c in draft.conflicts] if not draft.refused else []
+    return text, citations, conflicts

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import text as T
+from .. import text as T
 
 _MONEY_FOCUS = frozenset("money aid funding funds cash dollars budget financing assistance pay cost".split())
 _PERSON_NOUNS = (
@@ -36,7 +36,7 @@ _DURATION = re.compile(
     re.IGNORECASE,
 )
 _WEEKDAY = re.compile(r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
-_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_YEAR = re.compile(r"\b(?:1\d|20)\d\d\b")
 _MONTH = re.compile(T.MONTHS)
 # Causal links: after these the cause follows ("… because Egypt refused"); after the
 # backward ones it came first ("Hamas's refusal … prompted the Syrians to cut ties").

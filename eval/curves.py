@@ -1,0 +1,67 @@
+"""Refusal recall against false refusals across thresholds of the answer's confidence."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+_STEPS = 50
+
+
+def refusal_curve(confidences: Sequence[float | None], answerable: Sequence[bool]) -> list[dict[str, float]]:
+    """For thresholds 0..1: the share of unanswerable questions refused (recall) and of
+    answerable ones refused (false refusals), refusing below the threshold. A question that
+    was refused without a confidence (nothing retrieved) counts as confidence 0."""
+    pairs = [(0.0 if c is None else c, a) for c, a in zip(confidences, answerable, strict=True)]
+    n_ans = sum(a for _, a in pairs) or 1
+    n_un = sum(not a for _, a in pairs) or 1
+    out = []
+    for step in range(_STEPS + 1):
+        t = step / _STEPS
+        out.append({"threshold": t,
+                    "refusal_recall": round(sum(c < t for c, a in pairs if not a) / n_un, 4),
+                    "false_refusals": round(sum(c < t for c, a in pairs if a) / n_ans, 4)})
+    return out
+
+
+def plot_refusal_curves(curves: dict[str, list[dict[str, float]]], points: dict[str, tuple[float, float]],
+                        path: Path, title: str = "refusal: recall against false refusals") -> Path:
+    """One line per question set; ``points`` marks each set's operating point (false refusals, recall)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    for name, curve in curves.items():
+        line, = ax.plot([p["false_refusals"] for p in curve], [p["refusal_recall"] for p in curve], label=name)
+        if name in points:
+            fr, rr = points[name]
+            ax.plot([fr], [rr], "o", color=line.get_color())
+            ax.annotate(f"chosen ({fr:.2f}, {rr:.2f})", (fr, rr), textcoords="offset points", xytext=(6, -12),
+                        fontsize=8)
+    ax.set_xlabel("false refusals (answerable questions refused)")
+    ax.set_ylabel("refusal recall (unanswerable questions refused)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def operating_point(refused: Sequence[bool], answerable: Sequence[bool]) -> tuple[float, float]:
+    """(false refusals, refusal recall) of the answers as given."""
+    ans = [r for r, a in zip(refused, answerable, strict=True) if a]
+    un = [r for r, a in zip(refused, answerable, strict=True) if not a]
+    return (sum(ans) / len(ans) if ans else 0.0, sum(un) / len(un) if un else 0.0)
+
+
+def curve_of(items: Sequence[dict[str, Any]], answerable_key: str) -> list[dict[str, float]]:
+    """The curve of report items carrying ``confidence`` and an answerable flag (or its negation)."""
+    flags = [bool(i[answerable_key]) if answerable_key == "answerable" else not i[answerable_key] for i in items]
+    return refusal_curve([i.get("confidence") for i in items], flags)

@@ -1,0 +1,1 @@
+"""Choosing the answer: candidate sentences, the fitted selector, refusal, conflicting reports."""

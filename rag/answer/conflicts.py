@@ -1,0 +1,137 @@
+"""Reports that disagree: two articles answering the same question incompatibly.
+
+Two kinds are detected, both between sentences of different documents that the selector
+finds nearly as likely to answer as the best one:
+
+- ``polarity``: both speak of the question's subject, and one says it did not happen
+  ("… was unable to attend …") while the other does not negate it;
+- ``value``: the question asks for a name, date or figure, the two sentences tell the same
+  fact (similar embeddings), and each gives an answer the other lacks ("Kharazi"/"Kharrazi",
+  "$651,000"/"$615,000").
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from .. import text as T
+from ..config import RagConfig
+from .features import Candidate
+from .qtypes import QuestionType, topic
+
+# Words that say something did not happen. Weaker cues ("no", "without") too often sit in a
+# side clause of a sentence that does not deny the fact at all.
+_DENIAL = frozenset("""not never unable refused refuses denied denies failed fails declined cannot dont doesnt
+    didnt isnt arent wasnt werent hasnt havent hadnt wont wouldnt cant couldnt""".split())
+# How many of the best candidates are looked at.
+_POOL = 6
+_POLAR = re.compile(r"^\s*(?:did|does|do|was|were|is|are|has|have|had|will|would|can|could)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Two accounts, best first, and what they disagree on."""
+
+    kind: str  # "polarity" or "value"
+    claims: tuple[Candidate, ...]
+
+
+_QUOTED = re.compile(r"[\"\u201c][^\"\u201d]*[\"\u201d]")
+
+
+def denies(sentence: str) -> bool:
+    """The sentence negates what it reports: a denial word outside quoted speech (what
+    someone is quoted as saying is not the report's own claim)."""
+    return any(w in _DENIAL for w in T.words(_QUOTED.sub(" ", sentence)))
+
+
+def _variants(a: Candidate, b: Candidate) -> bool:
+    """The two give one name spelled two ways ("Kharazi"/"Kharrazi", "Usama"/"Osama")."""
+    words_a = {w for k in _keys(a.items) for w in k if len(w) >= 4}
+    words_b = {w for k in _keys(b.items) for w in k if len(w) >= 4}
+    return any(difflib.SequenceMatcher(None, x, y).ratio() >= 0.75 and not _derived(x, y)
+               for x in words_a - words_b for y in words_b - words_a)
+
+
+def _derived(x: str, y: str) -> bool:
+    """One word is a form of the other ("Palestine", "Palestinian"): all but its last letter is
+    the start of the other."""
+    common = next((i for i, (a, b) in enumerate(zip(x, y, strict=False)) if a != b), min(len(x), len(y)))
+    return common >= min(len(x), len(y)) - 1
+
+
+def _subject(question: str) -> list[set[str]]:
+    """The names the question is about, each as its set of content stems."""
+    return [s for s in ({t for t in T.content_terms(e) if len(t) > 2}
+                        for e in T.entities(topic(question), skip_first_word=True)) if s]
+
+
+def _mentions(sentence: Candidate, subject: list[set[str]]) -> bool:
+    """Some name of the question is in the sentence (a person by the surname alone)."""
+    terms = set(T.content_terms(sentence.text))
+    return any(name & terms if len(name) > 1 else name <= terms for name in subject)
+
+
+def _keys(items: tuple[str, ...]) -> list[frozenset[str]]:
+    return [k for k in (frozenset(w for w in T.words(i) if w not in T.STOPWORDS and w not in ("al", "el", "abu"))
+                        for i in items) if k]
+
+
+def _differ(a: Candidate, b: Candidate) -> bool:
+    """Each gives an answer item that the other neither gives nor mentions."""
+    ka, kb = _keys(a.items), _keys(b.items)
+    if not ka or not kb:
+        return False
+    words_a, words_b = set(T.words(a.text)), set(T.words(b.text))
+    only_a = [k for k in ka if not any(k <= x or x <= k for x in kb) and not k <= words_b]
+    only_b = [k for k in kb if not any(k <= x or x <= k for x in ka) and not k <= words_a]
+    return bool(only_a and only_b)
+
+
+_POLAR = re.compile(r"^\s*(?:did|does|do|was|were|is|are|has|have|had|will|would|can|could)\b", re.IGNORECASE)
+
+
+def find_conflict(question: str, qtype: QuestionType, ranked: list[Candidate], config: RagConfig) -> Conflict | None:
+    """A disagreement between close candidates of different documents, the likelier first."""
+    if len(ranked) < 2 or not config.show_conflicts:
+        return None
+    polar = bool(_POLAR.match(question))
+    # A yes/no question asks exactly whether it happened: a report that it did and one that
+    # it did not are its answer, however the two rank against the rest.
+    floor = config.conflict_ratio * ranked[0].probability / (3 if polar else 1)
+    pool = ranked[:_POOL]
+    if qtype.typed:
+        return _value_conflict(pool, floor, config)
+    subject = _subject(question)
+    about = [c for c in pool if c.probability >= floor and (not subject or _mentions(c, subject))]
+    denial = next((c for c in about if denies(c.text)), None)
+    if denial is None:
+        return None
+    for other in about:
+        if other.doc_id == denial.doc_id or denies(other.text):
+            continue
+        # Outside a yes/no question the two must also be about the same thing.
+        if polar or float(other.vector @ denial.vector) >= config.polarity_similarity:
+            pair = (denial, other) if denial.probability >= other.probability else (other, denial)
+            return Conflict("polarity", pair)
+    return None
+
+
+def _value_conflict(pool: list[Candidate], floor: float, config: RagConfig) -> Conflict | None:
+    """The same fact told with another name or figure: near-identical reports, or one name
+    spelled two ways (evidence enough that both tell the same fact, so such an account may
+    be half as likely to answer as the others must be)."""
+    for i, first in enumerate(pool):
+        if first.probability < floor:
+            break
+        for other in pool[i + 1:]:
+            if other.doc_id == first.doc_id or other.probability < floor / 2:
+                continue
+            similarity = float(other.vector @ first.vector)
+            close = similarity >= config.conflict_similarity and other.probability >= floor
+            variants = similarity >= config.polarity_similarity and _variants(first, other)
+            if (close or variants) and _differ(first, other):
+                return Conflict("value", (first, other))
+    return None

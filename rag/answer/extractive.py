@@ -1,0 +1,180 @@
+"""The default answerer: quotes the sentences of the retrieved passages that answer.
+
+Each candidate sentence gets a probability of holding the answer from the fitted sentence
+model (``selector.py`` over ``features.py``); the question is refused when the fitted
+refusal model finds it unlikely to be answerable from what was retrieved. The answer is the
+best sentence, a second one only when it is nearly as likely and brings a fact the first
+lacks; another article's sentence stating the same fact is cited beside it, and reports
+that disagree are given side by side (``conflicts.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from index import Embedder, IndexStore
+
+from .. import text as T
+from ..config import RagConfig
+from ..records import Passage
+from ..verify.support import SupportChecker, make_checker
+from .conflicts import find_conflict
+from .draft import Draft, DraftConflict, DraftSentence, Support
+from .features import Candidate, Featurizer, candidates
+from .qtypes import QuestionType, classify
+from .selector import Selector, load_selector, sigmoid
+from .vocabulary import CorpusVocabulary
+
+_REFUSALS = {
+    "quantity": "The articles don't give that figure.",
+    "amount": "The articles don't give that amount.",
+    "date": "The articles don't say when.",
+    "person": "The articles don't name that person.",
+    "place": "The articles don't say where.",
+    "reason": "The articles don't say why.",
+}
+_DEFAULT_REFUSAL = "The articles don't say."
+
+
+@dataclass
+class Scored:
+    """A question's candidates, scored: what ``answer`` decides from, and what ``rag fit`` fits on."""
+
+    qtype: QuestionType
+    unknown: list[str]
+    candidates: list[Candidate]  # best first
+    sentence_rows: np.ndarray  # one row of SENTENCE_FEATURES per candidate, same order
+    question_row: np.ndarray  # QUESTION_FEATURES
+    answerable: float  # the refusal model's P(answerable)
+
+
+class ExtractiveAnswerer:
+    """Answers from the sentences of the passages it is given; no generative model."""
+
+    name = "extractive"
+
+    def __init__(self, store: IndexStore, embedder: Embedder, config: RagConfig,
+                 checker: SupportChecker | None = None, vocabulary: CorpusVocabulary | None = None,
+                 selector: Selector | None = None):
+        self.store = store
+        self.embedder = embedder
+        self.config = config
+        # Verifies that another article's passage really states a sentence before citing it.
+        self.checker = checker or make_checker(config.nli_model)
+        self.vocabulary = vocabulary or CorpusVocabulary(store)
+        self.featurizer = Featurizer(store, self.vocabulary)
+        self.selector = selector or load_selector(config.selector_model)
+
+    def score(self, question: str, passages: list[Passage]) -> Scored:
+        """Score every sentence of ``passages`` and the question's answerability."""
+        qtype = classify(question)
+        unknown = self.vocabulary.unknown_names(question)
+        cands = candidates(self.store, passages)
+        qvec = self.embedder.encode_queries([question])[0]
+        rows = self.featurizer.sentence_rows(question, qvec, qtype, cands)
+        logits = self.selector.sentence.logits(rows)
+        qrow = self.featurizer.question_row(question, qtype, cands, rows, logits, unknown)
+        answerable = float(sigmoid(self.selector.refusal.logits(qrow[None])[0]))
+        order = answer_order(cands, logits, qtype, self.config.typed_first_ratio)
+        return Scored(qtype, unknown, [cands[i] for i in order], rows[order], qrow, answerable)
+
+    def answer(self, question: str, passages: list[Passage]) -> Draft:
+        """Draft an answer to ``question`` (already resolved against history) from ``passages``."""
+        scored = self.score(question, passages)
+        if not scored.candidates:
+            return Draft(refused=True, refusal=_DEFAULT_REFUSAL)
+        best = scored.candidates[0]
+        # A full name or a figure that no article mentions settles it; a single unknown word
+        # may be another name for something they cover, so the refusal model weighs that.
+        certain = [u for u in scored.unknown if len(T.words(u)) > 1 or any(ch.isdigit() for ch in u)]
+        if certain:
+            return Draft(refused=True, refusal=f"The articles don't mention {certain[0]}.", closest=best.support,
+                         confidence=scored.answerable)
+        if scored.answerable < self.selector.refusal_threshold:
+            refusal = (f"The articles don't mention {scored.unknown[0]}." if scored.unknown
+                       else _REFUSALS.get(scored.qtype.kind, _DEFAULT_REFUSAL))
+            return Draft(refused=True, refusal=refusal, closest=best.support, confidence=scored.answerable)
+        conflict = find_conflict(question, scored.qtype, scored.candidates, self.config)
+        if conflict is not None:
+            claims = [DraftSentence(c.text, self._supports(c, scored.candidates, exclude=conflict.claims))
+                      for c in conflict.claims]
+            return Draft(sentences=claims, conflicts=[DraftConflict(conflict.kind, claims)],
+                         confidence=scored.answerable)
+        chosen = select_sentences(scored, self.selector.second_ratio, self.config)
+        return Draft(sentences=[DraftSentence(c.text, self._supports(c, scored.candidates)) for c in chosen],
+                     confidence=scored.answerable)
+
+    def _supports(self, chosen: Candidate, cands: list[Candidate],
+                  exclude: tuple[Candidate, ...] = ()) -> list[Support]:
+        """The sentence's own passage, plus passages of other articles that state the same fact."""
+        supports = [chosen.support]
+        cited = {chosen.doc_id} | {c.doc_id for c in exclude}
+        for other in cands:
+            if (other.doc_id not in cited and self._corroborates(other, chosen)
+                    and self.checker.check(chosen.text, self.store.chunk(other.chunk_id).text).supported):
+                supports.append(other.support)
+                cited.add(other.doc_id)
+        return supports
+
+    def _corroborates(self, other: Candidate, chosen: Candidate) -> bool:
+        """``other`` is close enough to ``chosen`` that its passage may state the same fact."""
+        similarity = float(other.vector @ chosen.vector)
+        if chosen.items:
+            return similarity >= self.config.corroborate_similarity and _terms(chosen.items) <= set(
+                T.content_terms(other.text))
+        return similarity >= self.config.same_fact_similarity
+
+
+def answer_order(cands: list[Candidate], logits: np.ndarray, qtype: QuestionType, close: float) -> np.ndarray:
+    """Candidate indices best first (setting each one's probability). A sentence without the
+    asked-for kind of thing (a name for "who", a date for "when") does not answer a typed
+    question: one that has it and is nearly as likely (``close`` of the best probability)
+    goes before it."""
+    for c, p in zip(cands, sigmoid(logits), strict=True):
+        c.probability = float(p)
+    order = [int(i) for i in np.argsort(-logits, kind="stable")]
+    if qtype.typed and order and not cands[order[0]].items:
+        floor = close * cands[order[0]].probability
+        typed = next((i for i in order if cands[i].items and cands[i].probability >= floor), None)
+        if typed is not None:
+            order.remove(typed)
+            order.insert(0, typed)
+    return np.asarray(order, dtype=int)
+
+
+def select_sentences(scored: Scored, second_ratio: float, config: RagConfig) -> list[Candidate]:
+    """The best sentence, and further ones that are nearly as likely to answer (at least
+    ``second_ratio`` of the best probability) and each add a fact."""
+    best, chosen = scored.candidates[0], [scored.candidates[0]]
+    known = set(T.content_terms(best.text))
+    for c in scored.candidates[1:]:
+        if len(chosen) >= config.max_sentences or c.probability < second_ratio * best.probability:
+            break
+        if sum(s.words for s in chosen) + c.words > config.max_words:
+            continue
+        if any(float(c.vector @ s.vector) >= config.same_fact_similarity for s in chosen):
+            continue  # the same fact again: it corroborates instead
+        if scored.qtype.typed:
+            break  # one slot, one answer: another name or figure competes with it
+        new = set(T.content_terms(c.text)) - known
+        if not new:
+            continue
+        chosen.append(c)
+        known |= new
+    return chosen
+
+
+def _terms(items: tuple[str, ...]) -> set[str]:
+    """Content stems of answer items, so "Saleh al-Arouri" and "Saleh Al-Arouri" match."""
+    return {t for t in T.content_terms(" ".join(items)) if len(t) > 2}
+
+
+def _new_items(items: tuple[str, ...], have: list[str]) -> list[str]:
+    """Items not already given (one name inside another is the same answer)."""
+    def key(item: str) -> frozenset[str]:
+        return frozenset(w for w in T.words(item) if w not in T.STOPWORDS and w not in ("al", "el", "abu"))
+
+    given = [key(h) for h in have]
+    return [i for i in items if key(i) and not any(key(i) <= g or g <= key(i) for g in given)]

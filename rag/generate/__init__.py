@@ -1,0 +1,1 @@
+"""Writing the answer with a local causal language model."""

@@ -1,0 +1,1 @@
+"""Checking answers: the support checker and the citation check of generated text."""

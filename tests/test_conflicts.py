@@ -1,0 +1,86 @@
+"""Conflicting reports: polarity and value disagreements between documents, and none where they agree."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rag.answer.conflicts import denies, find_conflict
+from rag.answer.features import Candidate
+from rag.answer.qtypes import answer_items, classify
+from rag.config import RagConfig
+
+
+def _candidate(doc: str, text: str, probability: float, vector: list[float], question: str = "") -> Candidate:
+    v = np.asarray(vector, dtype=np.float32)
+    c = Candidate(doc, 0, 0, len(text), text, f"{doc}-0", 1.0, v / np.linalg.norm(v), probability=probability)
+    qtype = classify(question)
+    c.items = tuple(answer_items(text, qtype, question)) if qtype.typed else ()
+    return c
+
+
+CONFIG = RagConfig()
+
+
+def test_denial_words_are_found_and_plain_statements_are_not():
+    assert denies("The minister was unable to attend the summit.")
+    assert denies("She did not attend the summit.")
+    assert not denies("The minister attended the summit in Oslo.")
+
+
+def test_one_report_denying_what_another_reports_is_a_polarity_conflict():
+    q = "Did Maria Lund attend the Oslo summit?"
+    ranked = [
+        _candidate("a.txt", "Maria Lund was unable to attend the Oslo summit because of a strike.", 0.8, [1, 0.2, 0]),
+        _candidate("b.txt", "Maria Lund spoke to the Oslo summit on its opening day.", 0.7, [1, 0.5, 0]),
+    ]
+    conflict = find_conflict(q, classify(q), ranked, CONFIG)
+    assert conflict is not None and conflict.kind == "polarity"
+    assert [c.doc_id for c in conflict.claims] == ["a.txt", "b.txt"]
+
+
+def test_two_reports_that_agree_are_no_conflict():
+    q = "Did Maria Lund attend the Oslo summit?"
+    ranked = [
+        _candidate("a.txt", "Maria Lund was unable to attend the Oslo summit because of a strike.", 0.8, [1, 0.2, 0]),
+        _candidate("b.txt", "A strike meant Maria Lund could not attend the Oslo summit.", 0.7, [1, 0.3, 0]),
+    ]
+    assert find_conflict(q, classify(q), ranked, CONFIG) is None
+
+
+def test_the_same_document_never_conflicts_with_itself():
+    q = "Did Maria Lund attend the Oslo summit?"
+    ranked = [
+        _candidate("a.txt", "Maria Lund was unable to attend the Oslo summit.", 0.8, [1, 0.2, 0]),
+        _candidate("a.txt", "Maria Lund spoke at the Oslo summit.", 0.7, [1, 0.4, 0]),
+    ]
+    assert find_conflict(q, classify(q), ranked, CONFIG) is None
+
+
+def test_different_figures_for_the_same_fact_are_a_value_conflict():
+    q = "How many rockets were fired at the town?"
+    ranked = [
+        _candidate("a.txt", "Militants fired 12 rockets at the town on Monday.", 0.9, [1, 0.1, 0], q),
+        _candidate("b.txt", "Militants fired 20 rockets at the town on Monday night.", 0.8, [1, 0.15, 0], q),
+    ]
+    conflict = find_conflict(q, classify(q), ranked, CONFIG)
+    assert conflict is not None and conflict.kind == "value"
+
+
+@pytest.mark.parametrize("other, probability, vector", [
+    ("Militants fired 12 rockets at the town, the army said.", 0.8, [1, 0.1, 0]),  # the same figure
+    ("Militants fired 20 rockets at the town on Monday night.", 0.2, [1, 0.1, 0]),  # too unlikely to answer
+    ("The port handled 20 ships last year.", 0.8, [0, 1, 0]),  # another fact
+])
+def test_agreeing_unlikely_or_unrelated_figures_are_no_conflict(other, probability, vector):
+    q = "How many rockets were fired at the town?"
+    ranked = [_candidate("a.txt", "Militants fired 12 rockets at the town on Monday.", 0.9, [1, 0.1, 0], q),
+              _candidate("b.txt", other, probability, vector, q)]
+    assert find_conflict(q, classify(q), ranked, CONFIG) is None
+
+
+def test_conflicts_can_be_switched_off():
+    q = "How many rockets were fired at the town?"
+    ranked = [_candidate("a.txt", "Militants fired 12 rockets at the town.", 0.9, [1, 0.1, 0], q),
+              _candidate("b.txt", "Militants fired 20 rockets at the town.", 0.8, [1, 0.1, 0], q)]
+    assert find_conflict(q, classify(q), ranked, RagConfig(show_conflicts=False)) is None
