@@ -19,7 +19,7 @@ import statistics
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -73,7 +73,19 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bot_parts(corpus: Path, index_dir: Path) -> Any:
+class Parts(NamedTuple):
+    """The retrieval half of a Chatbot over one corpus."""
+
+    config: Any
+    embedder: Any
+    store: Any
+    retriever: Any
+    vocabulary: Any
+    aliases: Any
+    featurizer: Any
+
+
+def _bot_parts(corpus: Path, index_dir: Path) -> Parts:
     """The retrieval half of a Chatbot (a Chatbot itself would need the selector being fitted)."""
     from index import SentenceTransformerEmbedder, open_index, rebuild_hint
     from rag.answer.features import Featurizer
@@ -86,8 +98,8 @@ def _bot_parts(corpus: Path, index_dir: Path) -> Any:
     embedder = SentenceTransformerEmbedder(cfg.index.model, cfg.index.device, cfg.index.batch_size)
     store, _ = open_index(corpus, index_dir, cfg.index, embedder, fix=rebuild_hint(corpus, index_dir))
     vocabulary = CorpusVocabulary(store)
-    return cfg, embedder, store, HybridRetriever(store, embedder, cfg), vocabulary, \
-        CapitalAliases(vocabulary.words), Featurizer(store, vocabulary)
+    return Parts(cfg, embedder, store, HybridRetriever(store, embedder, cfg), vocabulary,
+                 CapitalAliases(vocabulary.words), Featurizer(store, vocabulary))
 
 
 def _examples(args: argparse.Namespace, work: Path) -> list[tuple[Any, list[Example]]]:
@@ -102,7 +114,7 @@ def _examples(args: argparse.Namespace, work: Path) -> list[tuple[Any, list[Exam
     if not corpus.exists():
         write_corpus(documents, corpus)
     parts = _bot_parts(corpus, work / "squad" / "index")
-    out.append((parts, [Example(parts[5].rewrite(q.question), q.answers, 1.0) for q in questions]))
+    out.append((parts, [Example(parts.aliases.rewrite(q.question), q.answers, 1.0) for q in questions]))
     if args.dev is not None:
         from rag.paths import DEFAULT_CORPUS
 
@@ -112,7 +124,7 @@ def _examples(args: argparse.Namespace, work: Path) -> list[tuple[Any, list[Exam
         parts = _bot_parts(DEFAULT_CORPUS, work / "seed" / "index")
         dev = []
         for item in items:
-            query = parts[5].rewrite(resolve_followup(item.question, normalise_history(item.history or None)))
+            query = parts.aliases.rewrite(resolve_followup(item.question, normalise_history(item.history or None)))
             gold = [alt for fact in item.answers for alt in fact] if item.answerable else []
             dev.append(Example(query, gold, args.dev_weight))
         out.append((parts, dev))
@@ -129,7 +141,8 @@ def _rows(parts: Any, examples: list[Example], cache: Path) -> list[tuple[Any, .
 
     from .metrics import normalize_answer
 
-    _cfg, embedder, store, retriever, vocabulary, _, featurizer = parts
+    embedder, store, retriever, vocabulary, featurizer = (
+        parts.embedder, parts.store, parts.retriever, parts.vocabulary, parts.featurizer)
     retrieved = pickle.loads(cache.read_bytes()) if cache.exists() else {}
     if missing := [ex.query for ex in examples if ex.query not in retrieved]:
         retrieved.update((q, retriever.retrieve(q)) for q in missing)
@@ -216,8 +229,8 @@ def fit(args: argparse.Namespace, work: Path) -> tuple[Any, dict[str, Any]]:
     qrows, qlabels, qweights, scored = [], [], [], []
     for parts, ex, (qtype, cands, rows, _, unknown) in data:
         logits = sentence.logits(rows)
-        qrow = parts[6].question_row(ex.query, qtype, cands, rows, logits, unknown)
-        order = answer_order(cands, logits, qtype, parts[0].typed_first_ratio)
+        qrow = parts.featurizer.question_row(ex.query, qtype, cands, rows, logits, unknown)
+        order = answer_order(cands, logits, qtype, parts.config.typed_first_ratio)
         ex.scored = Scored(qtype, unknown, [cands[i] for i in order], rows[order], qrow, 0.0)
         qrows.append(qrow)
         qlabels.append(bool(ex.gold))
@@ -268,7 +281,7 @@ def _choose_ratio(scored: list[tuple[Any, Example]], p_answerable: np.ndarray, t
             n += 1
             if p < threshold:
                 continue
-            chosen = select_sentences(ex.scored, ratio, parts[0])
+            chosen = select_sentences(ex.scored, ratio, parts.config)
             text = " ".join(c.text for c in chosen)
             hits += any(contains(text, g) for g in ex.gold)
             lengths.append(len(text.split()))
