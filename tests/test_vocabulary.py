@@ -21,6 +21,8 @@ def test_names_and_figures_the_corpus_never_mentions(tmp_path):
     assert vocabulary.unknown_names("What does the IRGC want from Haniyah?") == []
     # Each word is known, but never together: "United Nations" is not in the text.
     assert vocabulary.unknown_names("What did the United Nations say?") == ["United Nations"]
+    # A request after the question starts a sentence: its capital is no name.
+    assert vocabulary.unknown_names("What did the IRGC want? Give all details") == []
 
 
 def test_rarer_terms_weigh_more(tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections import Counter
 
 from index import IndexStore
@@ -49,7 +50,9 @@ class CorpusVocabulary:
         """Names and figures in the question that no document mentions (acronyms of names
         that are mentioned, like IRGC, count as mentioned)."""
         unknown = []
-        for name in T.entities(question, skip_first_word=True):
+        # Each sentence's first word is capitalised as a sentence start ("… Give all details").
+        names = [n for part in re.split(r"(?<=[.?!])\s+", question) for n in T.entities(part, skip_first_word=True)]
+        for name in names:
             # Short acronyms (TV, UN) are as often common words as names: not judged.
             tokens = [w for w, raw in zip(T.words(name), T.raw_words(name), strict=True)
                       if w not in T.STOPWORDS and len(w) > 1 and not (raw.isupper() and len(raw) <= 3)]
