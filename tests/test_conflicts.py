@@ -84,3 +84,17 @@ def test_conflicts_can_be_switched_off():
     ranked = [_candidate("a.txt", "Militants fired 12 rockets at the town.", 0.9, [1, 0.1, 0], q),
               _candidate("b.txt", "Militants fired 20 rockets at the town.", 0.8, [1, 0.1, 0], q)]
     assert find_conflict(q, classify(q), ranked, RagConfig(show_conflicts=False)) is None
+
+
+def test_one_name_spelled_two_ways_is_a_value_conflict_unless_the_question_gives_it():
+    listing_a = "The delegation included Usama Hamdan, Maher Salah and Ismail Radwan."
+    listing_b = "Other participants included Osama Hamdan, Maher Salah and Ismail Radwan."
+    asked = "What is the first name of delegation member Hamdan?"
+    ranked = [_candidate("a.txt", listing_a, 0.6, [1, 0.3, 0], asked),
+              _candidate("b.txt", listing_b, 0.2, [1, 0.5, 0], asked)]
+    conflict = find_conflict(asked, classify(asked), ranked, CONFIG)
+    assert conflict is not None and conflict.kind == "value"
+    about = "Which office does Osama Hamdan lead in the delegation?"
+    ranked = [_candidate("a.txt", listing_a, 0.6, [1, 0.3, 0], about),
+              _candidate("b.txt", listing_b, 0.2, [1, 0.5, 0], about)]
+    assert find_conflict(about, classify(about), ranked, CONFIG) is None

@@ -47,11 +47,17 @@ def denies(sentence: str) -> bool:
     return any(w in _DENIAL for w in T.words(_QUOTED.sub(" ", sentence)))
 
 
-def _variants(a: Candidate, b: Candidate) -> bool:
-    """The two give one name spelled two ways ("Kharazi"/"Kharrazi", "Usama"/"Osama")."""
+def _similar(x: str, y: str) -> bool:
+    return difflib.SequenceMatcher(None, x, y).ratio() >= 0.75
+
+
+def _variants(a: Candidate, b: Candidate, asked: set[str]) -> bool:
+    """The two give one name spelled two ways ("Kharazi"/"Kharrazi", "Usama"/"Osama"). A
+    name the question gives itself ("Osama Hamdan" in a question about his role) is what the
+    question is about, not an answer the reports disagree on."""
     words_a = {w for k in _keys(a.items) for w in k if len(w) >= 4}
     words_b = {w for k in _keys(b.items) for w in k if len(w) >= 4}
-    return any(difflib.SequenceMatcher(None, x, y).ratio() >= 0.75 and not _derived(x, y)
+    return any(_similar(x, y) and not _derived(x, y) and not any(_similar(x, q) or _similar(y, q) for q in asked)
                for x in words_a - words_b for y in words_b - words_a)
 
 
@@ -103,7 +109,7 @@ def find_conflict(question: str, qtype: QuestionType, ranked: list[Candidate], c
     floor = config.conflict_ratio * ranked[0].probability / (3 if polar else 1)
     pool = ranked[:_POOL]
     if qtype.typed:
-        return _value_conflict(pool, floor, config)
+        return _value_conflict(pool, floor, config, {w for w in T.words(question) if len(w) >= 4})
     subject = _subject(question)
     about = [c for c in pool if c.probability >= floor and (not subject or _mentions(c, subject))]
     denial = next((c for c in about if denies(c.text)), None)
@@ -119,7 +125,7 @@ def find_conflict(question: str, qtype: QuestionType, ranked: list[Candidate], c
     return None
 
 
-def _value_conflict(pool: list[Candidate], floor: float, config: RagConfig) -> Conflict | None:
+def _value_conflict(pool: list[Candidate], floor: float, config: RagConfig, asked: set[str]) -> Conflict | None:
     """The same fact told with another name or figure: near-identical reports, or one name
     spelled two ways (evidence enough that both tell the same fact, so such an account may
     be half as likely to answer as the others must be)."""
@@ -131,7 +137,7 @@ def _value_conflict(pool: list[Candidate], floor: float, config: RagConfig) -> C
                 continue
             similarity = float(other.vector @ first.vector)
             close = similarity >= config.conflict_similarity and other.probability >= floor
-            variants = similarity >= config.polarity_similarity and _variants(first, other)
+            variants = similarity >= config.polarity_similarity and _variants(first, other, asked)
             if (close or variants) and _differ(first, other):
                 return Conflict("value", (first, other))
     return None
