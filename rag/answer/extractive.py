@@ -169,12 +169,3 @@ def select_sentences(scored: Scored, second_ratio: float, config: RagConfig) -> 
 def _terms(items: tuple[str, ...]) -> set[str]:
     """Content stems of answer items, so "Saleh al-Arouri" and "Saleh Al-Arouri" match."""
     return {t for t in T.content_terms(" ".join(items)) if len(t) > 2}
-
-
-def _new_items(items: tuple[str, ...], have: list[str]) -> list[str]:
-    """Items not already given (one name inside another is the same answer)."""
-    def key(item: str) -> frozenset[str]:
-        return frozenset(w for w in T.words(item) if w not in T.STOPWORDS and w not in ("al", "el", "abu"))
-
-    given = [key(h) for h in have]
-    return [i for i in items if key(i) and not any(key(i) <= g or g <= key(i) for g in given)]

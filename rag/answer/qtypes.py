@@ -143,23 +143,6 @@ def classify(question: str) -> QuestionType:
     return QuestionType("open")
 
 
-_ROLE_OF = re.compile(rf"\b(?i:{_PERSON_NOUNS})s?\s+(?:of|in|at|for|to|within)\s+(?:the\s+)?(?=[A-Z])")
-
-
-def role_qualifiers(question: str) -> list[str]:
-    """The names that qualify the role a person question asks about: "Egypt" in "Hamas's
-    representative in Egypt", "Palestinian Islamic Jihad" in "the leader of Palestinian
-    Islamic Jihad". The person who answers must be tied to them."""
-    out = []
-    for m in _ROLE_OF.finditer(question):
-        if name := T.ENTITY_RE.match(question, m.end()):
-            following = re.match(r"\s*([a-z]+)", question[name.end():])
-            # A name before a plain noun only modifies it ("a figure in the Gaza movement").
-            if following is None or following.group(1) in T.STOPWORDS or following.group(1) in T.QUESTION_WORDS:
-                out.append(name.group().strip())
-    return out
-
-
 def _name_parts(sentence: str, qtype: QuestionType) -> list[str]:
     """The first names (or full names) of the people in ``sentence`` whose surname the
     question gives."""
