@@ -53,7 +53,7 @@ class Candidate:
     chunk_id: str  # best-ranked retrieved passage holding the sentence
     passage_strength: float  # that passage's fused score relative to the best passage
     vector: np.ndarray
-    coverage: float = 0.0
+    window: frozenset[str] = frozenset()  # content stems of the sentence and the one before it
     items: tuple[str, ...] = ()  # answer items of the asked type
     probability: float = 0.0  # the selector's: this sentence answers the question
 
@@ -116,7 +116,7 @@ class Featurizer:
 
     def sentence_rows(self, question: str, qvec: np.ndarray, qtype: QuestionType,
                       cands: list[Candidate]) -> np.ndarray:
-        """One row of SENTENCE_FEATURES per candidate (sets each candidate's coverage and items)."""
+        """One row of SENTENCE_FEATURES per candidate (sets each candidate's window and items)."""
         if not cands:
             return np.zeros((0, len(SENTENCE_FEATURES)), dtype=np.float32)
         asked = topic(question)
@@ -138,11 +138,11 @@ class Featurizer:
             before = own.get((c.doc_id, c.index - 1))
             if before is None and c.index > 0:
                 before = set(T.content_terms(self.store.docs[c.doc_id].sentence(c.index - 1)))
-            c.coverage = self.coverage(units, present)
+            c.window = frozenset(present | (before or set()))
             novel = [x for x in t if x not in qterms]
             rows.append((
-                cs, cs - cos[order[0]], 1.0 / r, b, c.coverage,
-                self.coverage(units, present | (before or set())),
+                cs, cs - cos[order[0]], 1.0 / r, b, self.coverage(units, present),
+                self.coverage(units, set(c.window)),
                 self.coverage(units, self._context_terms[c.chunk_id]),
                 float(bool(rarest) and set(rarest) <= present),
                 float(qtype.typed and bool(c.items)), float(qtype.typed and not c.items),
@@ -185,8 +185,7 @@ class Featurizer:
         item = typed[0] if typed else None
         # The rarest question term the best sentence (with the one before it) leaves out, as a
         # share of the rarest term's weight: a changed detail leaves out exactly that.
-        window = self._window_terms(cands[best])
-        idfs = [w for u, w in zip(units, weights, strict=True) if not set(u) <= window]
+        idfs = [w for u, w in zip(units, weights, strict=True) if not set(u) <= cands[best].window]
         rarest_missing = max(idfs, default=0.0) / max(weights, default=1.0)
         none_near = float(qtype.typed and not any(cands[i].items for i in near))
         gap = -10.0 if item is None else logits[item] - logits[best]
@@ -197,9 +196,3 @@ class Featurizer:
             none_near, gap, 0.0 if item is None else rows[item, 4], 0.0 if item is None else rows[item, 6],
             rows[best, 5], rarest_missing, rows[order[:3], 4].max(), exact * none_near, exact * gap,
         ], dtype=np.float32)
-
-    def _window_terms(self, c: Candidate) -> set[str]:
-        """Content stems of a sentence and the one before it."""
-        doc = self.store.docs[c.doc_id]
-        before = doc.sentence(c.index - 1) if c.index > 0 else ""
-        return set(T.content_terms(f"{before} {c.text}"))
