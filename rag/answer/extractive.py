@@ -156,8 +156,8 @@ def select_sentences(scored: Scored, second_ratio: float, config: RagConfig) -> 
             continue
         if any(float(c.vector @ s.vector) >= config.same_fact_similarity for s in chosen):
             continue  # the same fact again: it corroborates instead
-        if scored.qtype.typed:
-            break  # one slot, one answer: another name or figure competes with it
+        if scored.qtype.typed and best.items:
+            break  # one slot, filled: another name or figure would only compete with it
         new = set(T.content_terms(c.text)) - known
         if not new:
             continue
