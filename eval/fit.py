@@ -231,7 +231,7 @@ def fit(args: argparse.Namespace, work: Path) -> tuple[Any, dict[str, Any]]:
         logits = sentence.logits(rows)
         qrow = parts.featurizer.question_row(ex.query, qtype, cands, rows, logits, unknown)
         order = answer_order(cands, logits, qtype, parts.config.typed_first_ratio)
-        ex.scored = Scored(qtype, unknown, [cands[i] for i in order], rows[order], qrow, 0.0)
+        ex.scored = Scored(ex.query, qtype, unknown, [cands[i] for i in order], rows[order], qrow, 0.0)
         qrows.append(qrow)
         qlabels.append(bool(ex.gold))
         qweights.append(ex.weight)

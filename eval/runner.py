@@ -16,7 +16,10 @@ SUMMARY_KEYS = (
     "citation_precision_checker", "citation_recall_checker", "refusal_recall", "refusal_precision",
     "false_refusal_rate", "conflicts_shown", "recall_at_1", "recall_at_3", "recall_at_5", "mrr",
     "latency_p50_ms", "latency_p95_ms", "answer_words_median", "generated_dropped", "generated_fallbacks",
+    "generated_kept",
 )
+# Verification actions that keep a generated sentence (rag/verify/citations.py).
+_KEPT = ("kept", "marker_removed", "cited_added", "recited")
 # Who produced each judged column: the gold evidence of the question set is independent of
 # the support checker that filters (generated) answers; the checker columns are kept beside it.
 JUDGES = {
@@ -145,6 +148,8 @@ def summarise(results: Sequence[ItemResult]) -> dict[str, Any]:
         # by the citation check, and answers that fell back to the extractive one.
         "generated_dropped": sum(r.checked.get("dropped", 0) + r.checked.get("flagged", 0) for r in results),
         "generated_fallbacks": sum(r.checked.get("fallback", 0) for r in results),
+        # Answers whose text is the model's own, checked: at least one generated sentence kept.
+        "generated_kept": sum(any(r.checked.get(a, 0) for a in _KEPT) for r in results),
         "answer_words_median": statistics.median(
             [len(M.strip_markers(r.answer).split()) for r in results if r.answer and not r.refused] or [0]),
     }

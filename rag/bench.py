@@ -43,8 +43,8 @@ def run_bench(corpus_dir: Path, questions_file: Path | None = None, answerer: st
               generator_model: str | None = None) -> dict[str, Any]:
     """Run every measurement on ``corpus_dir`` and return the figures.
 
-    With ``answerer="transformers"`` the figures add the generator's tokens per second and
-    the time from a question to its first streamed text.
+    With ``answerer="transformers"`` the figures add the generator's load time, its prefill
+    and decode rates, and the time from a question to its first checked text.
     """
     from index import IndexConfig, SentenceTransformerEmbedder, open_index
     from index.chunking import embedding_text
@@ -85,11 +85,13 @@ def run_bench(corpus_dir: Path, questions_file: Path | None = None, answerer: st
                         *answerer_args], check=True, capture_output=True)
         cold.append(time.perf_counter() - started)
 
+    started = time.perf_counter()
     bot = Chatbot(store, embedder, config, corpus_dir)
+    answerer_load_s = time.perf_counter() - started  # the generator's model load, when there is one
     for q in questions[-_WARMUP:]:
         bot.ask(q + " (warm-up)")
     if hasattr(bot.answerer, "lm"):
-        generation = _time_generation(bot, questions)
+        generation = {"generator_load_s": round(answerer_load_s, 3), **_time_generation(bot, questions)}
         latencies = generation.pop("latencies")
     else:
         generation, latencies = {}, []
@@ -113,24 +115,35 @@ def run_bench(corpus_dir: Path, questions_file: Path | None = None, answerer: st
 
 
 def _time_generation(bot: Any, questions: list[str]) -> dict[str, Any]:
-    """Latency, time to first streamed text and tokens per second of a generative answerer."""
-    latencies, first_text, tokens, seconds = [], [], 0, 0.0
+    """Latency, time to the first checked text on screen, and the generator's prefill and
+    decode rates (tokens per second, measured apart), of a generative answerer."""
+    latencies, first_text = [], []
+    prompt_tokens = decode_tokens = generated = 0
+    prefill_s = decode_s = 0.0
     for q in questions:
+        bot.answerer.lm.last_stats = None  # a question the selector refuses generates nothing
         started = time.perf_counter()
         first = None
-        for partial in bot.stream(q):
-            if first is None and not partial.complete:
+        for _ in bot.stream(q):  # the first step is the first checked sentence, or the answer
+            if first is None:
                 first = (time.perf_counter() - started) * 1000
         latencies.append((time.perf_counter() - started) * 1000)
-        if first is not None:
-            first_text.append(first)
+        first_text.append(first if first is not None else latencies[-1])
         stats = bot.answerer.lm.last_stats  # the question's last generation (one per question part)
-        tokens, seconds = tokens + stats.new_tokens, seconds + stats.total_s
+        if stats is not None and stats.first_text_s:
+            generated += 1
+            prompt_tokens += stats.prompt_tokens
+            prefill_s += stats.first_text_s  # up to the first text: the prompt and a token or two
+            decode_tokens += max(stats.new_tokens - 1, 0)
+            decode_s += max(stats.total_s - stats.first_text_s, 0.0)
     return {
         "latencies": latencies,
-        "tokens_per_s": round(tokens / seconds, 1) if seconds else None,
-        # From the question to the first text on screen: retrieval, prompt and prefill included.
-        "time_to_first_token_ms": round(percentile(first_text, 50), 2) if first_text else None,
+        "generated": generated,
+        "prefill_tokens_per_s": round(prompt_tokens / prefill_s, 1) if prefill_s else None,
+        "decode_tokens_per_s": round(decode_tokens / decode_s, 1) if decode_s else None,
+        "prompt_tokens_mean": round(prompt_tokens / generated, 1) if generated else None,
+        # From the question to the first text on screen: retrieval, selection, prefill and check.
+        "time_to_first_text_ms": round(percentile(first_text, 50), 2) if first_text else None,
     }
 
 
@@ -149,8 +162,12 @@ def print_table(results: dict[str, Any]) -> None:
         "model_load_s": "embedding model load (s)",
         "questions": "questions timed",
         "chunks": "passages in the index",
-        "tokens_per_s": "generated tokens per second",
-        "time_to_first_token_ms": "time to first streamed text p50 (ms)",
+        "generator_load_s": "generator model load, converted model cached (s)",
+        "generated": "questions the model wrote for (not refused by the selector)",
+        "prefill_tokens_per_s": "generator prefill (prompt tokens/s)",
+        "decode_tokens_per_s": "generator decode (new tokens/s)",
+        "prompt_tokens_mean": "prompt tokens per generation (mean)",
+        "time_to_first_text_ms": "time to first checked text on screen p50 (ms)",
     }
     table = Table(title="rag bench")
     table.add_column("measure")

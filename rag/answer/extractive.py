@@ -42,6 +42,7 @@ _DEFAULT_REFUSAL = "The articles don't say."
 class Scored:
     """A question's candidates, scored: what ``answer`` decides from, and what ``rag fit`` fits on."""
 
+    question: str
     qtype: QuestionType
     unknown: list[str]
     candidates: list[Candidate]  # best first
@@ -78,11 +79,14 @@ class ExtractiveAnswerer:
         qrow = self.featurizer.question_row(question, qtype, cands, rows, logits, unknown)
         answerable = float(sigmoid(self.selector.refusal.logits(qrow[None])[0]))
         order = answer_order(cands, logits, qtype, self.config.typed_first_ratio)
-        return Scored(qtype, unknown, [cands[i] for i in order], rows[order], qrow, answerable)
+        return Scored(question, qtype, unknown, [cands[i] for i in order], rows[order], qrow, answerable)
 
     def answer(self, question: str, passages: list[Passage]) -> Draft:
         """Draft an answer to ``question`` (already resolved against history) from ``passages``."""
-        scored = self.score(question, passages)
+        return self.decide(self.score(question, passages))
+
+    def decide(self, scored: Scored) -> Draft:
+        """The answer, refusal or side-by-side accounts that ``scored`` calls for."""
         if not scored.candidates:
             return Draft(refused=True, refusal=_DEFAULT_REFUSAL)
         best = scored.candidates[0]
@@ -96,7 +100,7 @@ class ExtractiveAnswerer:
             refusal = (f"The articles don't mention {scored.unknown[0]}." if scored.unknown
                        else _REFUSALS.get(scored.qtype.kind, _DEFAULT_REFUSAL))
             return Draft(refused=True, refusal=refusal, closest=best.support, confidence=scored.answerable)
-        conflict = find_conflict(question, scored.qtype, scored.candidates, self.config)
+        conflict = find_conflict(scored.question, scored.qtype, scored.candidates, self.config)
         if conflict is not None:
             claims = [DraftSentence(c.text, self._supports(c, scored.candidates, exclude=conflict.claims))
                       for c in conflict.claims]

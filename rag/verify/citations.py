@@ -1,9 +1,13 @@
 """The citation check of a generated answer: every kept sentence is supported by what it cites.
 
-Markers that name no passage are removed; each sentence is judged by the support checker
-against the passages it cites (their texts joined); an unsupported one is dropped or flagged;
-an uncited one gets the citation of a passage that supports it, or is dropped. Every change
-is recorded, one dict per sentence, for ``Answer.verification``.
+The common marker forms a model writes (``[1]``, ``(1)``, ``[Passage 1]``, ``[^1]``, ``【1】``)
+are read as ``[1]``; list numbers and lead-ins ("The answer is:") are removed. Markers that
+name no passage are removed; each sentence is judged by the support checker against the
+passages it cites (their texts joined); an unsupported one is re-cited to another passage
+that supports it, else dropped or flagged; an uncited one gets the citation of a passage that
+supports it, or is dropped. A sentence that says nothing beyond the question, or is
+unfinished, is dropped. Every change is recorded, one dict per sentence, for
+``Answer.verification``.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from typing import Any
 from index import IndexStore
 from index.sentences import split_sentences
 
+from .. import text as T
 from ..answer.draft import Draft, DraftSentence, Support
+from ..answer.qtypes import QuestionType, answer_items, classify
 from ..generate.prompt import REFUSAL
 from ..records import Citation, Passage
 from .support import SupportChecker, strip_markers
@@ -24,9 +30,37 @@ from .support import SupportChecker, strip_markers
 _MARKERS = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+")
 _END = re.compile(r"[.!?][\"'\u201d\u2019)]*$")
-# "The articles don't say." and the ways a model rephrases it.
-_REFUSAL = re.compile(r"\b(?:articles|passages|sources)\s+(?:don'?t|do not|does not|doesn'?t)\s+"
-                      r"(?:say|mention|state|contain|answer|give)", re.IGNORECASE)
+# Marker forms small models write instead of [n]: (1), [Passage 1], [Source 1], [^1], 【1】.
+_MARKER_FORMS = (
+    re.compile(r"\[\s*(?:passage|source|article|doc(?:ument)?)s?\s*(\d{1,2}(?:\s*(?:,|;|and)\s*\d{1,2})*)\s*\]",
+               re.IGNORECASE),
+    re.compile(r"\(\s*(?:passage|source|article)s?\s*(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\s*\)", re.IGNORECASE),
+    re.compile(r"\[\^(\d{1,2})\]"),
+    re.compile(r"\u3010\s*(\d{1,2})\s*\u3011"),
+    re.compile(r"(?<=[\w.!?\"'\u201d])\s*\((\d{1,2}(?:\s*,\s*\d{1,2})*)\)(?=\s|$|[.,;:!?])"),
+)
+# A list number or bullet opening a line: "1. ", "2) ", "- ", "* ".
+_LIST_ITEM = re.compile(r"(?m)^\s*(?:\d{1,2}[.)]|[-*\u2022])\s+")
+# Lead-ins that announce an answer rather than state one.
+_LEAD_IN = re.compile(
+    r"^(?:(?:the|my|final|short)\s+)?answer(?:\s+is)?\s*[:\-]\s*|^the answer is\s+|"
+    r"^(?:based on|according to|from)\s+(?:the\s+)?(?:given\s+|provided\s+)?(?:passages?|articles?|context|sources?|"
+    r"text)\s*,?\s*|"
+    r"^(?:the|this|that)\s+(?:article|passage|text|report|source)s?\s+(?:also\s+)?(?:states?|says?|mentions?|notes?|"
+    r"reports?|explains?|indicates?|suggests?|reveals?|shows?)\s+(?:that\s+)?", re.IGNORECASE)
+# "The articles don't say." and the ways a model rephrases it, singular or plural.
+_REFUSAL = re.compile(
+    r"\b(?:articles?|passages?|sources?|text|context|reports?)\s+(?:don'?t|do not|does not|doesn'?t|did not|"
+    r"didn'?t)\s+(?:say|mention|state|contain|answer|give|provide|specify|include|tell)|"
+    r"\b(?:is|are)\s+not\s+(?:mentioned|stated|given|specified)\s+in\s+the\s+(?:articles?|passages?|sources?|text)|"
+    r"\bno\s+information\s+(?:about|on|regarding)\b|\bI\s+(?:don'?t|do not|cannot|can'?t)\s+(?:know|find|answer)",
+    re.IGNORECASE)
+# Words that stand in for the answer without giving it.
+_GENERIC = frozenset(T.stem(w) for w in """person people one ones man men woman women name names named thing things
+    someone somebody something individual answer question passage passages article articles""".split())
+# An unfinished sentence ends in a joining mark or word.
+_DANGLING = re.compile(r"(?:[:,;(\-\u2013\u2014]|\b(?:and|or|but|the|a|an|of|to|in|on|at|by|for|with|from|"
+                       r"were|was|is|are|as|that|which|who|including|include|includes))$", re.IGNORECASE)
 
 
 @dataclass
@@ -43,11 +77,20 @@ class GeneratedSentence:
     complete: bool  # ends in sentence punctuation or carries a marker
 
 
+def normalise_markers(text: str) -> str:
+    """Other marker forms as ``[n]``, and list numbers and bullets removed."""
+    for form in _MARKER_FORMS:
+        text = form.sub(lambda m: "[" + re.sub(r"\s*(?:;|and)\s*", ",", m.group(1)) + "]", text)
+    return _LIST_ITEM.sub("", text)
+
+
 def parse_generated(text: str) -> list[GeneratedSentence]:
     """The sentences of generated text with the ``[n]`` markers each one carries.
 
     Markers that open a sentence ("... Iran. [2] Next") belong to the sentence before it.
     """
+    # A marker followed by a capital ends its sentence, whatever punctuation is missing.
+    text = re.sub(r"(\])[ \t]+(?=[A-Z\u201c\"])", r"\1\n", normalise_markers(text))
     raw: list[list[Any]] = []  # [text, markers]
     for start, end in split_sentences(text):
         piece = text[start:end]
@@ -58,10 +101,19 @@ def parse_generated(text: str) -> list[GeneratedSentence]:
         raw.append([piece, _numbers(piece)])
     out = []
     for piece, markers in raw:
-        clean = re.sub(r"\s+([.,;:!?])", r"\1", strip_markers(piece)).strip()
-        if clean:
-            out.append(GeneratedSentence(clean, list(dict.fromkeys(markers)), bool(_END.search(clean) or markers)))
+        clean = _LEAD_IN.sub("", re.sub(r"\s+([.,;:!?])", r"\1", strip_markers(piece)).strip())
+        if re.fullmatch(r"\W*\d{0,2}\W*", clean):  # nothing but a list number or punctuation
+            continue
+        clean = clean[0].upper() + clean[1:]
+        complete = bool(_END.search(clean) or (markers and not _DANGLING.search(clean)))
+        out.append(GeneratedSentence(clean, list(dict.fromkeys(markers)), complete))
     return out
+
+
+def restates(sentence: str, question: str) -> bool:
+    """The sentence says nothing the question does not ("The person who met Arouri is Arouri.")."""
+    said = set(T.content_terms(sentence)) - _GENERIC
+    return bool(question) and said <= set(T.content_terms(question))
 
 
 def _numbers(text: str) -> list[int]:
@@ -84,7 +136,7 @@ class CitationVerifier:
         self.policy = policy
         self._chunks = {c.chunk_id: c for c in store.chunks}
 
-    def verify(self, generated: str, passages: Sequence[Passage]) -> VerifiedDraft:
+    def verify(self, generated: str, passages: Sequence[Passage], question: str = "") -> VerifiedDraft:
         """The checked draft; ``passages[i]`` is the one the model saw as ``[i + 1]``.
 
         The draft has no sentence, and is not a refusal, when nothing generated is supported.
@@ -94,7 +146,8 @@ class CitationVerifier:
         refused = supported_any = False
         seen: set[str] = set()
         sentences = parse_generated(generated)
-        for i, sentence in enumerate(sentences):
+        qtype = classify(question) if question else QuestionType("open")
+        for sentence in sentences:
             if is_refusal(sentence.text):
                 refused = True
                 records.append(_record(sentence, [], None, "refused", "the model said the articles don't say"))
@@ -103,8 +156,15 @@ class CitationVerifier:
                 records.append(_record(sentence, [], None, "dropped", "repeats an earlier sentence"))
                 continue
             seen.add(sentence.text.lower())
-            if not sentence.complete and i == len(sentences) - 1:
-                records.append(_record(sentence, [], None, "dropped", "unfinished: generation stopped mid-sentence"))
+            if not sentence.complete:
+                records.append(_record(sentence, [], None, "dropped", "unfinished sentence"))
+                continue
+            if restates(sentence.text, question):
+                records.append(_record(sentence, [], None, "dropped", "says nothing beyond the question"))
+                continue
+            if qtype.typed and not answer_items(sentence.text, qtype, question):
+                # "The adviser for international affairs is Khamenei." names only whom the question names.
+                records.append(_record(sentence, [], None, "dropped", f"gives no {qtype.kind} the question asks for"))
                 continue
             record, cited = self._check(sentence, passages)
             records.append(record)
@@ -136,21 +196,33 @@ class CitationVerifier:
             if judgement.supported:
                 action = "marker_removed" if removed else "kept"
                 return _record(sentence, valid, True, action, "; ".join(notes), cited), cited
+            # A true sentence with the wrong number: cited to the passage that says it.
+            if (other := self._best_support(sentence.text, passages, exclude=valid)) is not None:
+                notes.append(f"passage [{other}] supports it")
+                return _record(sentence, [other], True, "recited", "; ".join(notes), [passages[other - 1]]), [
+                    passages[other - 1]]
             if self.policy == "flag":
                 return _record(sentence, valid, judgement.supported, "flagged", "; ".join(notes), cited), cited
             return _record(sentence, [], judgement.supported, "dropped", "; ".join(notes)), []
         # Uncited (or only out-of-range markers): cite the passage that supports it best, if any.
-        best: tuple[float, int] | None = None
-        for number, passage in enumerate(passages, start=1):
-            judgement = self.checker.check(sentence.text, passage.text)
-            if judgement.supported and (best is None or judgement.score > best[0]):
-                best = (judgement.score, number)
+        best = self._best_support(sentence.text, passages)
         if best is None:
             notes.append("uncited, and no passage supports it")
             return _record(sentence, [], False, "dropped", "; ".join(notes)), []
-        notes.append(f"uncited; passage [{best[1]}] supports it")
-        cited = [passages[best[1] - 1]]
-        return _record(sentence, [best[1]], True, "cited_added", "; ".join(notes), cited), cited
+        notes.append(f"uncited; passage [{best}] supports it")
+        cited = [passages[best - 1]]
+        return _record(sentence, [best], True, "cited_added", "; ".join(notes), cited), cited
+
+    def _best_support(self, claim: str, passages: Sequence[Passage], exclude: Sequence[int] = ()) -> int | None:
+        """The number of the passage that supports ``claim`` best, if any does."""
+        best: tuple[float, int] | None = None
+        for number, passage in enumerate(passages, start=1):
+            if number in exclude:
+                continue
+            judgement = self.checker.check(claim, passage.text)
+            if judgement.supported and (best is None or judgement.score > best[0]):
+                best = (judgement.score, number)
+        return None if best is None else best[1]
 
     def _support(self, claim: str, passage: Passage) -> Support:
         """The sentence of ``passage`` that best supports ``claim``, as the citation's quote."""

@@ -99,6 +99,7 @@ class _Premise:
         self.tokens = norm_words(premise)
         self.vocab = set(self.tokens)
         self.stems = {T.stem(t) for t in self.tokens}
+        self.amounts = {_amount_key(a) for a in T.amounts(premise)}
 
     def has(self, token: str) -> bool:
         """Token present as written, by stem, or as a demonym of a premise word (Iran/Iranian)."""
@@ -167,6 +168,10 @@ class LexicalChecker:
                 need = [w for w in norm_words(item) if w not in _DATE_FILLER]
                 if any(w not in p.vocab for w in need):
                     out.append(f"{kind} {item!r} not in the passage")
+        for item in T.amounts(claim):
+            # A currency is part of the figure: "20,000 meals" does not say "$20,000".
+            if _has_currency(item) and _amount_key(item) not in p.amounts:
+                out.append(f"amount {item!r} not in the passage as an amount")
         for entity in T.entities(claim):
             need = [w for w in norm_words(entity) if w not in _NAME_PARTICLES and _is_content(w)]
             if missing := [w for w in need if not p.has(w)]:
@@ -195,6 +200,18 @@ class LexicalChecker:
             return []
         said = "negated" if want > max(counts) else "not negated"
         return [f"claim is {said} but the passage is {'not ' if said == 'negated' else ''}negated"]
+
+
+_CURRENCY = re.compile(r"[$\u20ac\u00a3]|dollars|euros|pounds|shekels|rials", re.IGNORECASE)
+
+
+def _has_currency(amount: str) -> bool:
+    return bool(_CURRENCY.search(amount))
+
+
+def _amount_key(amount: str) -> str:
+    """An amount folded for comparison: case, spaces and thousands separators dropped."""
+    return re.sub(r"[\s,]", "", amount.lower()).rstrip(".")
 
 
 def _window_coverage(token_stems: list[str], stems: set[str], size: int) -> list[int]:

