@@ -98,3 +98,13 @@ def test_one_name_spelled_two_ways_is_a_value_conflict_unless_the_question_gives
     ranked = [_candidate("a.txt", listing_a, 0.6, [1, 0.3, 0], about),
               _candidate("b.txt", listing_b, 0.2, [1, 0.5, 0], about)]
     assert find_conflict(about, classify(about), ranked, CONFIG) is None
+
+
+def test_dates_of_different_slots_are_no_conflict_but_the_same_slot_is():
+    q = "When did the delegation visit Oslo?"
+    month = _candidate("a.txt", "The delegation arrived in Oslo in late July and met the king.", 0.8, [1, 0.1, 0], q)
+    weekday = _candidate("b.txt", "The delegation met the king in Oslo on Monday.", 0.7, [1, 0.15, 0], q)
+    assert find_conflict(q, classify(q), [month, weekday], CONFIG) is None  # both can be true
+    june = _candidate("b.txt", "The delegation arrived in Oslo in late June and met the king.", 0.7, [1, 0.12, 0], q)
+    conflict = find_conflict(q, classify(q), [month, june], CONFIG)
+    assert conflict is not None and conflict.kind == "value"

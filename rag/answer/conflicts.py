@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .. import text as T
 from ..config import RagConfig
 from .features import Candidate
-from .qtypes import QuestionType, topic
+from .qtypes import WEEKDAY, YEAR, QuestionType, topic
 
 # Words that say something did not happen. Weaker cues ("no", "without") too often sit in a
 # side clause of a sentence that does not deny the fact at all.
@@ -85,8 +85,18 @@ def _keys(items: tuple[str, ...]) -> list[frozenset[str]]:
                         for i in items) if k]
 
 
-def _differ(a: Candidate, b: Candidate) -> bool:
-    """Each gives an answer item that the other neither gives nor mentions."""
+def _granularity(item: str) -> str:
+    """Which slot a date fills: a weekday, a year, or a month (and day)."""
+    return "weekday" if WEEKDAY.search(item) else "year" if YEAR.fullmatch(item.strip()) else "month"
+
+
+def _differ(a: Candidate, b: Candidate, kind: str = "") -> bool:
+    """Each gives an answer item that the other neither gives nor mentions. Dates differ only
+    in the same slot: "late July" and "Monday" can both be true of one visit."""
+    if kind == "date":
+        return any(_differ(replace(a, items=tuple(i for i in a.items if _granularity(i) == g)),
+                           replace(b, items=tuple(i for i in b.items if _granularity(i) == g)))
+                   for g in ("weekday", "year", "month"))
     ka, kb = _keys(a.items), _keys(b.items)
     if not ka or not kb:
         return False
@@ -109,7 +119,7 @@ def find_conflict(question: str, qtype: QuestionType, ranked: list[Candidate], c
     floor = config.conflict_ratio * ranked[0].probability / (3 if polar else 1)
     pool = ranked[:_POOL]
     if qtype.typed:
-        return _value_conflict(pool, floor, config, {w for w in T.words(question) if len(w) >= 4})
+        return _value_conflict(pool, floor, config, {w for w in T.words(question) if len(w) >= 4}, qtype.kind)
     subject = _subject(question)
     about = [c for c in pool if c.probability >= floor and (not subject or _mentions(c, subject))]
     denial = next((c for c in about if denies(c.text)), None)
@@ -125,7 +135,8 @@ def find_conflict(question: str, qtype: QuestionType, ranked: list[Candidate], c
     return None
 
 
-def _value_conflict(pool: list[Candidate], floor: float, config: RagConfig, asked: set[str]) -> Conflict | None:
+def _value_conflict(pool: list[Candidate], floor: float, config: RagConfig, asked: set[str],
+                    kind: str = "") -> Conflict | None:
     """The same fact told with another name or figure: near-identical reports, or one name
     spelled two ways (evidence enough that both tell the same fact, so such an account may
     be half as likely to answer as the others must be)."""
@@ -138,6 +149,6 @@ def _value_conflict(pool: list[Candidate], floor: float, config: RagConfig, aske
             similarity = float(other.vector @ first.vector)
             close = similarity >= config.conflict_similarity and other.probability >= floor
             variants = similarity >= config.polarity_similarity and _variants(first, other, asked)
-            if (close or variants) and _differ(first, other):
+            if (close or variants) and _differ(first, other, kind):
                 return Conflict("value", (first, other))
     return None

@@ -35,8 +35,8 @@ _DURATION = re.compile(
     r"thirty|forty|fifty|sixty|hundreds?|dozens?)\s+(?:years?|months?|weeks?|days?|hours?|minutes?|decades?)\b",
     re.IGNORECASE,
 )
-_WEEKDAY = re.compile(r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
-_YEAR = re.compile(r"\b(?:1\d|20)\d\d\b")
+WEEKDAY = re.compile(r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
+YEAR = re.compile(r"\b(?:1\d|20)\d\d\b")
 _MONTH = re.compile(T.MONTHS)
 # Causal links: after these the cause follows ("… because Egypt refused"); after the
 # backward ones it came first ("Hamas's refusal … prompted the Syrians to cut ties").
@@ -223,7 +223,7 @@ def answer_items(sentence: str, qtype: QuestionType, question: str) -> list[str]
     kind = qtype.kind
     if kind == "date":
         found = _new(T.dates(sentence), qwords)
-        pattern = {"year": _YEAR, "weekday": _WEEKDAY, "month": _MONTH}.get(qtype.detail or "")
+        pattern = {"year": YEAR, "weekday": WEEKDAY, "month": _MONTH}.get(qtype.detail or "")
         return [d for d in found if pattern.search(d)] if pattern else found
     if kind == "name_part":
         return _name_parts(sentence, qtype)
