@@ -78,12 +78,13 @@ class TransformersAnswerer:
             yield _as_verified(selected, [_whole("selector", why)])
             return
         prompt = self.prompt_for(question, passages, scored)
-        text, shown = "", 0
+        text, shown, finished = "", 0, 0
         for piece in self.generate(prompt):
             text += piece
             spans = split_sentences(text)
-            if len(spans) < 2:
-                continue
+            if len(spans) - 1 <= finished:
+                continue  # no sentence finished since the last check
+            finished = len(spans) - 1
             # Every sentence but the last is finished: show the ones that pass the check.
             done = self.verifier.verify(text[: spans[-1][0]], prompt.passages, question)
             for sentence in done.sentences[shown:]:
