@@ -225,3 +225,19 @@ def test_only_checked_sentences_stream_and_generation_stops_after_enough_of_them
     assert [a.text for a in partial] == [good]  # the hallucination was never shown
     assert final.complete and final.text == good + " [1]"
     assert [r["action"] for r in final.verification] == ["dropped", "cited_added"]
+
+
+def test_a_typed_answer_naming_another_than_the_selector_chose_is_dropped(bot, lm_dir):
+    from rag.verify.citations import CitationVerifier
+    from rag.verify.support import LexicalChecker
+
+    passage = Passage("c1", "a.txt", "T", None, "Maria Lund and Saleh al-Arouri led the delegation.", 0, 1, 1.0)
+    verifier = CitationVerifier(bot.store, LexicalChecker())
+    draft = verifier.verify("Maria Lund led the delegation [1].", [passage], "Who led the delegation?",
+                            expected=["Saleh al-Arouri"])
+    (record,) = draft.verification
+    assert not draft.sentences and record["action"] == "dropped" and record["supported"] is True
+    assert record["reason"] == "gives another person than the selected passages"
+    # The selector quotes the Arouri sentence: the model may rephrase that answer.
+    same = "Saleh al-Arouri led the visiting Palestinian terror group [1]."
+    assert scripted(bot, lm_dir, same).ask(AROURI).verification[0]["action"] == "kept"

@@ -23,7 +23,7 @@ from ..verify.support import SupportChecker, make_checker
 from .conflicts import find_conflict
 from .draft import Draft, DraftConflict, DraftSentence, Support
 from .features import Candidate, Featurizer, candidates
-from .qtypes import QuestionType, classify
+from .qtypes import QuestionType, classify, item_terms
 from .selector import Selector, load_selector, sigmoid
 from .vocabulary import CorpusVocabulary
 
@@ -126,7 +126,7 @@ class ExtractiveAnswerer:
         """``other`` is close enough to ``chosen`` that its passage may state the same fact."""
         similarity = float(other.vector @ chosen.vector)
         if chosen.items:
-            return similarity >= self.config.corroborate_similarity and _terms(chosen.items) <= set(
+            return similarity >= self.config.corroborate_similarity and item_terms(chosen.items) <= set(
                 T.content_terms(other.text))
         return similarity >= self.config.same_fact_similarity
 
@@ -168,8 +168,3 @@ def select_sentences(scored: Scored, second_ratio: float, config: RagConfig) -> 
         chosen.append(c)
         known |= new
     return chosen
-
-
-def _terms(items: tuple[str, ...]) -> set[str]:
-    """Content stems of answer items, so "Saleh al-Arouri" and "Saleh Al-Arouri" match."""
-    return {t for t in T.content_terms(" ".join(items)) if len(t) > 2}

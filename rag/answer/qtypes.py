@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .. import text as T
@@ -215,6 +216,12 @@ def _asked(word: str, question_words: set[str]) -> bool:
     place it names ("Syrians", "Iranian", "Egyptian" for Syria, Iran, Egypt)."""
     return word in question_words or any(
         len(q) >= 4 and word.startswith(q) and len(word) - len(q) <= 3 for q in question_words)
+
+
+def item_terms(items: Sequence[str]) -> set[str]:
+    """Content stems of answer items, so "Saleh al-Arouri" and "Saleh Al-Arouri" match (and
+    "12" and "12 rockets": figures count however short)."""
+    return {t for t in T.content_terms(" ".join(items)) if len(t) > 2 or t[0].isdigit()}
 
 
 def answer_items(sentence: str, qtype: QuestionType, question: str) -> list[str]:

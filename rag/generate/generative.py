@@ -25,6 +25,7 @@ from index.sentences import split_sentences
 
 from ..answer.draft import Draft
 from ..answer.extractive import ExtractiveAnswerer, Scored
+from ..answer.qtypes import answer_items
 from ..answer.vocabulary import CorpusVocabulary
 from ..config import RagConfig
 from ..records import Passage
@@ -78,6 +79,8 @@ class TransformersAnswerer:
             yield _as_verified(selected, [_whole("selector", why)])
             return
         prompt = self.prompt_for(question, passages, scored)
+        # The model phrases the answer the selector chose; for a name, date or figure it may not pick another.
+        expected = [i for s in selected.sentences for i in answer_items(s.text, scored.qtype, question)]
         text, shown, finished = "", 0, 0
         for piece in self.generate(prompt):
             text += piece
@@ -86,14 +89,14 @@ class TransformersAnswerer:
                 continue  # no sentence finished since the last check
             finished = len(spans) - 1
             # Every sentence but the last is finished: show the ones that pass the check.
-            done = self.verifier.verify(text[: spans[-1][0]], prompt.passages, question)
+            done = self.verifier.verify(text[: spans[-1][0]], prompt.passages, question, expected)
             for sentence in done.sentences[shown:]:
                 yield (" " if shown else "") + sentence.text
                 shown += 1
             if shown >= self.config.generator_answer_sentences:
                 text = text[: spans[-1][0]]  # enough said: the sentence begun is not needed
                 break
-        draft = self.verifier.verify(text, prompt.passages, question)
+        draft = self.verifier.verify(text, prompt.passages, question, expected)
         if draft.sentences:
             yield draft
             return

@@ -22,7 +22,7 @@ from index.sentences import split_sentences
 
 from .. import text as T
 from ..answer.draft import Draft, DraftSentence, Support
-from ..answer.qtypes import QuestionType, answer_items, classify
+from ..answer.qtypes import QuestionType, answer_items, classify, item_terms
 from ..generate.prompt import REFUSAL
 from ..records import Citation, Passage
 from .support import SupportChecker, strip_markers
@@ -136,9 +136,12 @@ class CitationVerifier:
         self.policy = policy
         self._chunks = {c.chunk_id: c for c in store.chunks}
 
-    def verify(self, generated: str, passages: Sequence[Passage], question: str = "") -> VerifiedDraft:
+    def verify(self, generated: str, passages: Sequence[Passage], question: str = "",
+               expected: Sequence[str] = ()) -> VerifiedDraft:
         """The checked draft; ``passages[i]`` is the one the model saw as ``[i + 1]``.
 
+        ``expected``: for a typed question, the answers (names, dates, figures) the answer
+        selector chose; a sentence giving none of them picks another answer and is dropped.
         The draft has no sentence, and is not a refusal, when nothing generated is supported.
         """
         records: list[dict[str, Any]] = []
@@ -162,11 +165,16 @@ class CitationVerifier:
             if restates(sentence.text, question):
                 records.append(_record(sentence, [], None, "dropped", "says nothing beyond the question"))
                 continue
-            if qtype.typed and not answer_items(sentence.text, qtype, question):
+            items = answer_items(sentence.text, qtype, question) if qtype.typed else []
+            if qtype.typed and not items:
                 # "The adviser for international affairs is Khamenei." names only whom the question names.
                 records.append(_record(sentence, [], None, "dropped", f"gives no {qtype.kind} the question asks for"))
                 continue
             record, cited = self._check(sentence, passages)
+            if record["supported"] and expected and not item_terms(items) & item_terms(expected):
+                # True to its passage, but another answer than the selector chose.
+                record, cited = _record(sentence, [], record["supported"], "dropped",
+                                        f"gives another {qtype.kind} than the selected passages"), []
             records.append(record)
             if cited:
                 kept.append(DraftSentence(sentence.text, [self._support(sentence.text, p) for p in cited]))
