@@ -10,13 +10,14 @@ tool) is never imported: only its data file is read.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from index.hashing import file_sha256
 
 from ..paths import cache_root
 from .lm import GeneratorError
@@ -59,11 +60,7 @@ def sha256(path: Path) -> str:
         known = {}
     if isinstance(known, dict) and isinstance(known.get(key), str):
         return known[key]
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    known = {key: digest.hexdigest()}
+    known = {key: file_sha256(path)}
     _write_atomic(memo, json.dumps(known))
     return known[key]
 
