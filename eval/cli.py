@@ -59,7 +59,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     from .benchmark import run_benchmark
 
-    options = answerer_options(None, args.model)
+    options = answerer_options(None, args.model, args.runtime)
     default = options.pop("answerer", "extractive")  # RAG_ANSWERER, when set
     answerers = args.answerer or [default]
     report = run_benchmark(args.set, args.corpus, answerers, args.index_dir, args.nli_model, **options)

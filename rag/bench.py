@@ -40,7 +40,7 @@ def _peak_rss_mb() -> float:
 
 
 def run_bench(corpus_dir: Path, questions_file: Path | None = None, answerer: str = "extractive",
-              generator_model: str | None = None) -> dict[str, Any]:
+              generator_model: str | None = None, generator_runtime: str = "auto") -> dict[str, Any]:
     """Run every measurement on ``corpus_dir`` and return the figures.
 
     With ``answerer="transformers"`` the figures add the generator's load time, its prefill
@@ -56,7 +56,7 @@ def run_bench(corpus_dir: Path, questions_file: Path | None = None, answerer: st
     questions = load_questions(questions_file)
     if len(questions) < 50:
         raise ValueError(f"the bench needs at least 50 questions, {questions_file} has {len(questions)}")
-    config = RagConfig(answerer=answerer, generator_model=generator_model)
+    config = RagConfig(answerer=answerer, generator_model=generator_model, generator_runtime=generator_runtime)
     embedder = SentenceTransformerEmbedder(config.index.model)
     started = time.perf_counter()
     embedder.count_tokens("warm up")  # loads the model
@@ -78,7 +78,8 @@ def run_bench(corpus_dir: Path, questions_file: Path | None = None, answerer: st
     # Cold start: a fresh `rag ask` process against the cached index, start to printed answer.
     open_index(corpus_dir, default_index_dir(corpus_dir), IndexConfig(), embedder)
     cold = []
-    answerer_args = ["--answerer", answerer] + (["--model", generator_model] if generator_model else [])
+    answerer_args = ["--answerer", answerer, "--runtime", generator_runtime] + (
+        ["--model", generator_model] if generator_model else [])
     for i in range(_COLD_RUNS):
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "rag", "ask", questions[i], "--corpus", str(corpus_dir),
@@ -91,7 +92,8 @@ def run_bench(corpus_dir: Path, questions_file: Path | None = None, answerer: st
     for q in questions[-_WARMUP:]:
         bot.ask(q + " (warm-up)")
     if hasattr(bot.answerer, "lm"):
-        generation = {"generator_load_s": round(answerer_load_s, 3), **_time_generation(bot, questions)}
+        generation = {"generator_runtime": bot.answerer.lm.runtime, "generator_load_s": round(answerer_load_s, 3),
+                      **_time_generation(bot, questions)}
         latencies = generation.pop("latencies")
     else:
         generation, latencies = {}, []
@@ -162,6 +164,7 @@ def print_table(results: dict[str, Any]) -> None:
         "model_load_s": "embedding model load (s)",
         "questions": "questions timed",
         "chunks": "passages in the index",
+        "generator_runtime": "generator runtime",
         "generator_load_s": "generator model load, converted model cached (s)",
         "generated": "questions the model wrote for (not refused by the selector)",
         "prefill_tokens_per_s": "generator prefill (prompt tokens/s)",

@@ -34,6 +34,9 @@ def add_model_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, metavar="DIR",
                    help="local causal LM folder for --answerer transformers (default: $RAG_GENERATOR_MODEL, else the "
                         "built-in SmolLM2-135M-Instruct)")
+    p.add_argument("--runtime", choices=("auto", "onnx", "torch"), default=None,
+                   help="how the generator runs: ONNX Runtime GenAI or transformers (default: "
+                        "$RAG_GENERATOR_RUNTIME, else auto: onnx when installed and on the CPU)")
 
 
 def _add_answerer_args(p: argparse.ArgumentParser) -> None:
@@ -42,16 +45,19 @@ def _add_answerer_args(p: argparse.ArgumentParser) -> None:
     add_model_arg(p)
 
 
-def answerer_options(answerer: str | None = None, model: str | None = None,
+def answerer_options(answerer: str | None = None, model: str | None = None, runtime: str | None = None,
                      environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Config for the answerer chosen on the command line, else by RAG_ANSWERER and
-    RAG_GENERATOR_MODEL; only what was given, so RagConfig's defaults apply otherwise."""
+    """Config for the answerer chosen on the command line, else by RAG_ANSWERER,
+    RAG_GENERATOR_MODEL and RAG_GENERATOR_RUNTIME; only what was given, so RagConfig's
+    defaults apply otherwise."""
     environ = os.environ if environ is None else environ
     options: dict[str, Any] = {}
     if answerer := answerer or environ.get("RAG_ANSWERER"):
         options["answerer"] = answerer
     if model := model or environ.get("RAG_GENERATOR_MODEL"):
         options["generator_model"] = model
+    if runtime := runtime or environ.get("RAG_GENERATOR_RUNTIME"):
+        options["generator_runtime"] = runtime
     return options
 
 
@@ -177,7 +183,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     config: dict[str, Any] = {"hybrid": not args.no_hybrid}
     if args.top_k is not None:
         config["top_k"] = args.top_k
-    config.update(answerer_options(args.answerer, args.model))
+    config.update(answerer_options(args.answerer, args.model, args.runtime))
     bot = _open_bot(args, **config)
 
     def emit(answer: Any) -> None:
@@ -210,7 +216,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import print_table, run_bench
 
-    results = run_bench(args.corpus, args.questions, **answerer_options(args.answerer, args.model))
+    results = run_bench(args.corpus, args.questions, **answerer_options(args.answerer, args.model, args.runtime))
     print_table(results)
     if args.json:
         print(json.dumps(results))

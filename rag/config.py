@@ -72,6 +72,12 @@ class RagConfig:
     generator_fallback: str = "extractive"
     # "auto" takes the GPU when there is one, else the CPU; or a torch device ("cpu", "cuda:0").
     generator_device: str = "auto"
+    # How the model runs: "onnx" (ONNX Runtime GenAI: the built-in model exported once, or a
+    # folder that is such an export), "torch" (transformers), or "auto": onnx when it is
+    # installed and the model runs on the CPU, else torch.
+    generator_runtime: str = "auto"
+    # Intra-op threads of the ONNX runtime; 0 leaves ONNX Runtime's default (the cores).
+    generator_threads: int = 0
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
@@ -86,6 +92,8 @@ class RagConfig:
             raise ValueError("generator_sentences and generator_answer_sentences must be >= 1")
         if self.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.generator_runtime not in ("auto", "onnx", "torch"):
+            raise ValueError(f"generator_runtime must be 'auto', 'onnx' or 'torch', got {self.generator_runtime!r}")
         if self.unsupported_policy not in ("drop", "flag"):
             raise ValueError(f"unsupported_policy must be 'drop' or 'flag', got {self.unsupported_policy!r}")
         if self.generator_fallback not in ("extractive", "refuse"):

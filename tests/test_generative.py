@@ -147,6 +147,20 @@ def test_a_missing_or_empty_model_folder_is_a_clear_error(tmp_path):
     assert "\n" not in str(info.value)
 
 
+def test_the_runtime_asked_for_must_fit_the_folder(bot, lm_dirs, tmp_path):
+    from rag.generate.loader import load_lm
+    from rag.generate.onnx_lm import OnnxLM
+
+    cfg = replace(bot.config, answerer="transformers", generator_model=str(lm_dirs["chat"]))
+    with pytest.raises(GeneratorError, match="not an ONNX Runtime GenAI export"):
+        load_lm(replace(cfg, generator_runtime="onnx"))
+    assert isinstance(load_lm(cfg), LocalLM)  # "auto": a transformers folder runs on transformers
+    with pytest.raises(GeneratorError, match=r"genai_config\.json is missing"):
+        OnnxLM(tmp_path)
+    with pytest.raises(ValueError, match="generator_runtime must be"):
+        replace(cfg, generator_runtime="tensorrt")
+
+
 def test_transformers_needs_a_model_and_is_offered_only_with_one(bot, lm_dirs, monkeypatch):
     from rag.generate import builtin
     from ui.service import ChatService

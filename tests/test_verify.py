@@ -178,6 +178,9 @@ def test_lead_ins_list_numbers_and_other_marker_forms_are_read_as_plain_cited_se
         ("Iran paid $651,000 and more.", [3, 4], True), ("Iran donated money.", [1, 2], True)]
     # A year in brackets is not a marker.
     assert parse_generated("The war began (2011) in Syria.")[0].markers == []
+    # The real model's own lead-in (SmolLM2 on ONNX Runtime, seed test split).
+    assert parse_generated("The answer to this question is: The group was led by Arouri. [1]")[0].text == (
+        "The group was led by Arouri.")
 
 
 def test_unfinished_sentences_are_unfinished_wherever_they_stand():
@@ -241,3 +244,23 @@ def test_a_typed_answer_naming_another_than_the_selector_chose_is_dropped(bot, l
     # The selector quotes the Arouri sentence: the model may rephrase that answer.
     same = "Saleh al-Arouri led the visiting Palestinian terror group [1]."
     assert scripted(bot, lm_dir, same).ask(AROURI).verification[0]["action"] == "kept"
+
+
+def test_a_true_sentence_that_is_not_the_selectors_best_does_not_answer(bot):
+    from rag.answer.draft import Support
+    from rag.verify.citations import CitationVerifier
+    from rag.verify.support import LexicalChecker
+
+    chunk = next(c for c in bot.store.chunks if c.last_sentence - c.first_sentence >= 2)
+    doc = bot.store.docs[chunk.doc_id]
+    best, other = doc.sentence(chunk.first_sentence), doc.sentence(chunk.first_sentence + 1)
+    passage = Passage(chunk.chunk_id, doc.doc_id, doc.title, None, f"{best} {other}", 0, 1, 1.0)
+    anchor = Support(chunk.chunk_id, doc.doc_id, *doc.sentences[chunk.first_sentence])
+    verifier = CitationVerifier(bot.store, LexicalChecker())
+    draft = verifier.verify(f"{other} [1]", [passage], anchor=anchor)
+    (record,) = draft.verification
+    assert not draft.sentences and record["action"] == "dropped" and record["supported"] is True
+    assert record["reason"] == "restates another sentence than the selector's best"
+    # The selector's best sentence, then one more that adds to it: both stand.
+    draft = verifier.verify(f"{best} [1] {other} [1]", [passage], anchor=anchor)
+    assert [r["action"] for r in draft.verification] == ["kept", "kept"] and len(draft.sentences) == 2

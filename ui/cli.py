@@ -36,7 +36,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     config = UIConfig(host=args.host, port=args.port, share=args.share,
                       max_upload_bytes=int(args.max_upload_mb * 1024 * 1024))
     bot = Chatbot.from_corpus(args.corpus, index_dir=args.index_dir, progress=True,
-                              **answerer_options(None, args.model))
+                              **answerer_options(None, args.model, args.runtime))
     from .app import build_app, launch_app  # gradio is heavy: only `rag chat` pays for it
 
     demo = build_app(bot, config)

@@ -2,9 +2,10 @@
 
 The answer selector (the extractive answerer's fitted models) decides first: a question it
 refuses is refused, and reports that disagree are given side by side, without generating.
-Otherwise the model sees only the sentences the selector ranks best, grouped by passage and
-numbered [1]..[k] (a few hundred tokens: a small model reads long prompts slowly and
-copies them badly), and is asked for a short answer. Each sentence it writes is checked
+Otherwise the model sees only the two sentences the selector ranks best, grouped by passage
+and numbered [1]..[k] (a hundred-odd tokens: a small model reads long prompts slowly and copies
+them badly), and is asked for one short sentence: it phrases the chosen answer, and its
+first sentence must restate the selector's best one. Each sentence it writes is checked
 against the passages (rag/verify/citations.py) as soon as it is finished, and only the
 sentences that pass are streamed; the citations come from the check. An answer with no
 supported sentence falls back to the extractive answer, or to a refusal.
@@ -31,8 +32,9 @@ from ..config import RagConfig
 from ..records import Passage
 from ..verify.citations import CitationVerifier, VerifiedDraft
 from ..verify.support import SupportChecker, make_checker
-from . import builtin
 from .lm import LocalLM
+from .loader import load_lm
+from .onnx_lm import OnnxLM
 from .prompt import REFUSAL, Prompt, check_context, fit_prompt
 
 
@@ -46,10 +48,10 @@ class TransformersAnswerer:
 
     name = "transformers"
 
-    def __init__(self, store: IndexStore, embedder: Embedder, config: RagConfig, lm: LocalLM | None = None,
+    def __init__(self, store: IndexStore, embedder: Embedder, config: RagConfig, lm: LocalLM | OnnxLM | None = None,
                  checker: SupportChecker | None = None, vocabulary: CorpusVocabulary | None = None):
         if lm is None:
-            lm = LocalLM(config.generator_model or builtin.model_dir(progress=True), config.generator_device)
+            lm = load_lm(config, progress=True)
         check_context(lm, config.max_new_tokens)  # fail at start-up, not on the first question
         self.lm = lm
         self.config = config
@@ -81,6 +83,7 @@ class TransformersAnswerer:
         prompt = self.prompt_for(question, passages, scored)
         # The model phrases the answer the selector chose; for a name, date or figure it may not pick another.
         expected = [i for s in selected.sentences for i in answer_items(s.text, scored.qtype, question)]
+        anchor = selected.sentences[0].supports[0] if selected.sentences else None
         text, shown, finished = "", 0, 0
         for piece in self.generate(prompt):
             text += piece
@@ -89,14 +92,14 @@ class TransformersAnswerer:
                 continue  # no sentence finished since the last check
             finished = len(spans) - 1
             # Every sentence but the last is finished: show the ones that pass the check.
-            done = self.verifier.verify(text[: spans[-1][0]], prompt.passages, question, expected)
+            done = self.verifier.verify(text[: spans[-1][0]], prompt.passages, question, expected, anchor)
             for sentence in done.sentences[shown:]:
                 yield (" " if shown else "") + sentence.text
                 shown += 1
             if shown >= self.config.generator_answer_sentences:
                 text = text[: spans[-1][0]]  # enough said: the sentence begun is not needed
                 break
-        draft = self.verifier.verify(text, prompt.passages, question, expected)
+        draft = self.verifier.verify(text, prompt.passages, question, expected, anchor)
         if draft.sentences:
             yield draft
             return
@@ -107,8 +110,8 @@ class TransformersAnswerer:
     def prompt_for(self, question: str, passages: list[Passage], scored: Scored | None = None) -> Prompt:
         """The prompt the model gets: the selector's best sentences, numbered by passage."""
         scored = scored or self.selector.score(question, passages)
-        return fit_prompt(self.lm, question, context(scored, passages, self.config.generator_sentences),
-                          self.config.max_new_tokens)
+        chosen = context(scored, passages, self.config.generator_sentences)
+        return fit_prompt(self.lm, question, chosen, self.config.max_new_tokens)
 
     def generate(self, prompt: Prompt) -> Iterator[str]:
         """The generation step: the model's text for ``prompt``, streamed."""
@@ -123,8 +126,10 @@ class TransformersAnswerer:
 
 
 def context(scored: Scored, passages: Sequence[Passage], limit: int) -> list[Passage]:
-    """The passages the model is shown: the ``limit`` sentences the selector ranks best,
-    grouped by passage (the best passage first), each group in reading order."""
+    """The passages the model is shown: the ``limit`` sentences the selector ranks best (its
+    chosen sentence first among them), grouped by passage (the best passage first), each
+    group in reading order: "It also paid ..." needs the sentence before it, for the model
+    and for the check."""
     by_chunk = {p.chunk_id: p for p in passages}
     groups: dict[str, list[Any]] = {}
     for cand in scored.candidates[:limit]:

@@ -68,6 +68,8 @@ class LocalLM:
     Raises GeneratorError when the folder is missing or holds no loadable model.
     """
 
+    runtime = "transformers"
+
     def __init__(self, model_dir: str | Path, device: str = "auto"):
         path = Path(model_dir).expanduser()
         if not path.is_dir():

@@ -43,7 +43,8 @@ _MARKER_FORMS = (
 _LIST_ITEM = re.compile(r"(?m)^\s*(?:\d{1,2}[.)]|[-*\u2022])\s+")
 # Lead-ins that announce an answer rather than state one.
 _LEAD_IN = re.compile(
-    r"^(?:(?:the|my|final|short)\s+)?answer(?:\s+is)?\s*[:\-]\s*|^the answer is\s+|"
+    r"^(?:(?:the|my|final|short)\s+)?answer(?:\s+to\s+(?:the|this|your)\s+question)?(?:\s+is)?\s*[:\-]\s*|"
+    r"^the answer(?:\s+to\s+(?:the|this|your)\s+question)? is\s+|"
     r"^(?:based on|according to|from)\s+(?:the\s+)?(?:given\s+|provided\s+)?(?:passages?|articles?|context|sources?|"
     r"text)\s*,?\s*|"
     r"^(?:the|this|that)\s+(?:article|passage|text|report|source)s?\s+(?:also\s+)?(?:states?|says?|mentions?|notes?|"
@@ -137,11 +138,13 @@ class CitationVerifier:
         self._chunks = {c.chunk_id: c for c in store.chunks}
 
     def verify(self, generated: str, passages: Sequence[Passage], question: str = "",
-               expected: Sequence[str] = ()) -> VerifiedDraft:
+               expected: Sequence[str] = (), anchor: Support | None = None) -> VerifiedDraft:
         """The checked draft; ``passages[i]`` is the one the model saw as ``[i + 1]``.
 
         ``expected``: for a typed question, the answers (names, dates, figures) the answer
         selector chose; a sentence giving none of them picks another answer and is dropped.
+        ``anchor``: the sentence the selector ranks best; the answer's first sentence must
+        restate it (a later one may add to it), not another sentence of the passages.
         The draft has no sentence, and is not a refusal, when nothing generated is supported.
         """
         records: list[dict[str, Any]] = []
@@ -175,9 +178,13 @@ class CitationVerifier:
                 # True to its passage, but another answer than the selector chose.
                 record, cited = _record(sentence, [], record["supported"], "dropped",
                                         f"gives another {qtype.kind} than the selected passages"), []
+            supports = [self._support(sentence.text, p) for p in cited]
+            if supports and anchor is not None and not kept and not any(_same_span(s, anchor) for s in supports):
+                record, supports = _record(sentence, [], record["supported"], "dropped",
+                                           "restates another sentence than the selector's best"), []
             records.append(record)
-            if cited:
-                kept.append(DraftSentence(sentence.text, [self._support(sentence.text, p) for p in cited]))
+            if supports:
+                kept.append(DraftSentence(sentence.text, supports))
                 supported_any |= bool(record["supported"])
         if not supported_any:
             for record in records:
@@ -243,6 +250,11 @@ class CitationVerifier:
                 best_i, best_score = i, score
         start, end = doc.sentences[best_i]
         return Support(chunk.chunk_id, doc.doc_id, start, end)
+
+
+def _same_span(support: Support, anchor: Support) -> bool:
+    """Whether ``support`` quotes the sentence ``anchor`` quotes (or a span around it)."""
+    return support.doc_id == anchor.doc_id and support.start <= anchor.start < support.end
 
 
 def _record(sentence: GeneratedSentence, markers_after: list[int], supported: bool | None, action: str,
