@@ -34,34 +34,19 @@ def register(sub: Any) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    import json
+
+    from rag.cli import answerer_options
 
     from .report import write_reports
     from .tables import print_meta, print_summary
 
-    if args.squad is not None:
-        from .squad import run_squad
-
-        result = run_squad(args.squad, out_dir=args.out, limit=args.limit)
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "squad_report.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
-        from .curves import curve_of, operating_point, plot_refusal_curves
-
-        items = result["items"]
-        point = operating_point([i["refused"] for i in items], [not i["impossible"] for i in items])
-        plot_refusal_curves({args.squad.name: curve_of(items, "impossible")}, {args.squad.name: point},
-                            args.out / "squad_refusal.png", title=f"refusal on {args.squad.name}")
-        print_summary({"squad": {k: v for k, v in result.items() if k != "items"}},
-                      title=f"SQuAD v2.0: {args.squad.name}")
-        print(f"wrote {args.out / 'squad_report.json'} and {args.out / 'squad_refusal.png'}")
-        return 0
-    from rag.cli import answerer_options
-
-    from .benchmark import run_benchmark
-
     options = answerer_options(None, args.model, args.runtime)
     default = options.pop("answerer", "extractive")  # RAG_ANSWERER, when set
     answerers = args.answerer or [default]
+    if args.squad is not None:
+        return _eval_squad(args, answerers, options)
+    from .benchmark import run_benchmark
+
     report = run_benchmark(args.set, args.corpus, answerers, args.index_dir, args.nli_model, **options)
     print_summary(report["answerers"], title=f"rag eval: {args.set.name} ({report['questions']} questions)")
     print_meta(report["checker_meta"])
@@ -71,4 +56,30 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from .gate import write_baseline
 
         print(f"wrote {write_baseline(report)}")
+    return 0
+
+
+def _eval_squad(args: argparse.Namespace, answerers: list[str], options: dict[str, Any]) -> int:
+    """`rag eval --squad FILE`: each answerer over the file's articles, side by side. One
+    answerer writes squad_report.json; several write squad_report_<answerer>.json each."""
+    import json
+
+    from .curves import curve_of, operating_point, plot_refusal_curves
+    from .squad import run_squad
+    from .tables import print_summary
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    summaries, curves, points = {}, {}, {}
+    for name in dict.fromkeys(answerers):
+        result = run_squad(args.squad, out_dir=args.out, limit=args.limit, answerer=name, **options)
+        report = args.out / ("squad_report.json" if len(answerers) == 1 else f"squad_report_{name}.json")
+        report.write_text(json.dumps(result, indent=2, ensure_ascii=False))
+        print(f"wrote {report}")
+        items = result["items"]
+        curves[name] = curve_of(items, "impossible")
+        points[name] = operating_point([i["refused"] for i in items], [not i["impossible"] for i in items])
+        summaries[name] = {k: v for k, v in result.items() if k != "items"}
+    plot_refusal_curves(curves, points, args.out / "squad_refusal.png", title=f"refusal on {args.squad.name}")
+    print_summary(summaries, title=f"SQuAD v2.0: {args.squad.name}")
+    print(f"wrote {args.out / 'squad_refusal.png'}")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 
 from rag.records import Answer, Citation, Passage
@@ -71,8 +72,12 @@ def assert_inert(html: str) -> None:
 
 def test_markers_become_superscript_links_to_their_source_entry():
     html = answer_text_html(answer(), turn=3)
-    assert re.search(r'<sup class="cite"><a class="cite-link" href="#src-3-1" data-target="src-3-1" '
-                     r'title="[^"]*">\[1\]</a></sup>', html)
+    assert re.search(r'<sup class="cite"><a class="cite-link" href="#src-3-1" data-target="src-3-1" role="button" '
+                     r'aria-expanded="false" title="[^"]*">\[1\]</a></sup>', html)
+    # The card a click, tap or Enter opens in place: source, date, quote, and a way to Sources.
+    card = re.search(r'<span class="cite-card" role="dialog"[^>]*hidden>(.*?)</span>$', html).group(1)
+    assert "Khamenei hosts Hamas" in card and "2019-07-24" in card and "<q>" in card
+    assert 'class="open-src" data-target="src-3-1"' in card and 'class="card-close"' in card
     assert source_id(3, 1) == "src-3-1"
     # The hover text names the article and quotes the supporting sentence.
     title = re.search(r'title="([^"]*)"', html).group(1)
@@ -88,7 +93,7 @@ def test_every_marker_in_a_multi_citation_answer_is_linked():
     cites = [citation(1), citation(2, chunk_id="c2", source="b.txt")]
     html = answer_text_html(answer(text="One. [1][2] Two. [2]", citations=cites), turn=0)
     assert html.count('class="cite-link"') == 3
-    assert html.count('data-target="src-0-2"') == 2
+    assert html.count('class="cite-link" href="#src-0-2" data-target="src-0-2"') == 2
 
 
 def test_hostile_answer_text_is_escaped():
@@ -163,6 +168,27 @@ def test_quote_is_highlighted_at_its_offset_in_the_passage():
     assert f"<mark>{QUOTE}</mark>" in html
     assert 'id="src-2-1"' in html
     assert "Khamenei hosts Hamas" in html and "2019-07-24" in html and "a.txt" in html
+    assert 'class="back-to-answer" href="#answer-2"' in html
+
+
+def test_each_source_says_its_rank_score_and_which_retriever_found_it():
+    both = replace(passage(), dense_rank=1, bm25_rank=3, score=0.0325)
+    bm25 = replace(passage(chunk_id="c2"), dense_rank=None, bm25_rank=1, score=0.0161)
+    html = render_sources(answer(passages=[both, bm25]), 0)
+    assert "Rank 1 of 2 · score 0.0325 · dense #1, BM25 #3 (both)" in html
+    assert "Rank 2 of 2 · score 0.0161 · BM25 #1 (BM25)" in html
+
+
+def test_a_complete_answer_can_be_copied_with_its_numbered_sources():
+    from ui.render import copy_text
+
+    text = copy_text(answer())
+    assert text.startswith(answer().text) and "\n\nSources:\n[1] Khamenei hosts Hamas, 2019-07-24 (a.txt)" in text
+    html = render_answer(answer(), 0)
+    assert 'class="copy-btn"' in html and "Sources:" in html
+    assert "copy-btn" not in render_answer(answer(complete=False), 0)
+    stopped = render_answer(answer(complete=False), 0, stopped=True)
+    assert "Stopped" in stopped and "cursor" not in stopped and 'data-complete="true"' in stopped
 
 
 def test_highlight_uses_the_offset_when_the_quote_occurs_twice():

@@ -86,43 +86,99 @@ def test_empty_question_gives_a_clear_error_not_a_traceback(server, question):
     assert "Traceback" not in message and "File \"" not in message
 
 
-def test_chat_handler_streams_and_passes_history_for_follow_ups(bot, monkeypatch):
+def _value(update):
+    """The value of a component update (a dict from gr.update) or of a plain value."""
+    return update.get("value") if isinstance(update, dict) else update
+
+
+def test_chat_handler_shows_a_ready_answer_at_once_and_passes_history(bot, monkeypatch):
+    from ui import conversations as C
     from ui.app import make_handlers
-    from ui.config import UIConfig
     from ui.service import ChatService
 
-    service = ChatService(bot, UIConfig(stream_delay_s=0))
+    service = ChatService(bot)
     seen_history = []
-    real_stream = service.stream
+    real_ask = service.ask
 
     def spy(question, history=None, *args, **kwargs):
         seen_history.append(list(history or []))
-        return real_stream(question, history, *args, **kwargs)
+        return real_ask(question, history, *args, **kwargs)
 
-    monkeypatch.setattr(service, "stream", spy)
+    monkeypatch.setattr(service, "ask", spy)
     respond = make_handlers(service)["respond"]
-    first = list(respond(AROURI, [], [], 8, "extractive", True))
-    assert len(first) > 3, "the answer grows over several updates"
-    chat, sources, _notice, _box, messages, turns = first[-1]
-    assert "Arouri" in chat and 'data-complete="true"' in chat and "<mark>" in sources
-    assert messages[0] == {"role": "user", "content": AROURI}
-    assert messages[1]["role"] == "assistant" and "Arouri" in messages[1]["content"]
-    follow = list(respond("What did he promise Khamenei?", messages, turns, 8, "extractive", True))
-    assert seen_history[-1] == messages
-    chat, *_, messages, turns = follow[-1]
+    conv, store = C.new_conversation(), C.empty_store()
+    first = list(respond(AROURI, conv, store, 8, "extractive", True))
+    # The question shows at once with Stop in place of Ask, then the whole answer: no pacing.
+    assert len(first) == 2
+    waiting, done = first
+    assert AROURI in waiting[0] and 'data-complete="false"' in waiting[0]
+    assert _value(waiting[8]) is None and waiting[8]["visible"] is False and waiting[9]["visible"] is True
+    chat, sources, _notice, box, conv, store, _picker, pending, send, stop = done
+    assert "Arouri" in chat and 'data-complete="true"' in chat and "<mark>" in sources and box == ""
+    assert pending is None and send["visible"] is True and stop["visible"] is False
+    assert [t["question"] for t in conv["turns"]] == [AROURI]
+    assert store["current"] == conv["id"] and store["items"][0]["turns"] == conv["turns"]
+    follow = list(respond("What did he promise Khamenei?", conv, store, 8, "extractive", True))
+    assert seen_history[-1] == C.history(conv) and seen_history[-1][0] == {"role": "user", "content": AROURI}
+    chat, *_rest = follow[-1]
+    conv, store = follow[-1][4], follow[-1][5]
     assert "first line of defense" in chat
     assert chat.index("Arouri") < chat.index("first line of defense")  # both turns, in order
-    assert len(messages) == 4 and len(turns) == 2
+    assert len(conv["turns"]) == 2 and len(store["items"]) == 1
 
 
-def test_chat_handler_turns_bad_input_into_a_notice(bot):
+def test_chat_handler_turns_bad_input_into_one_notice(bot):
+    from ui import conversations as C
     from ui.app import make_handlers
     from ui.service import ChatService
 
     respond = make_handlers(ChatService(bot))["respond"]
-    with pytest.warns(UserWarning, match="The question is empty"):  # gr.Warning outside a page
-        (update,) = list(respond("  ", [], [], 8, "extractive", True))
-    assert "The question is empty" in update[2] and "notice-error" in update[2]
+    (update,) = list(respond("  ", C.new_conversation(), C.empty_store(), 8, "extractive", True))
+    notice = update[2]
+    assert "The question is empty" in notice["value"] and "notice-error" in notice["value"] and notice["visible"]
+    assert update[8]["visible"] is True and update[9]["visible"] is False  # Ask is back
+
+
+def test_retry_edit_clear_new_switch_and_delete_work_on_the_saved_conversations(bot):
+    from ui import conversations as C
+    from ui.app import make_handlers
+    from ui.service import ChatService
+
+    h = make_handlers(ChatService(bot))
+    *_, done = h["respond"](AROURI, C.new_conversation(), C.empty_store(), 8, "extractive", True)
+    conv, store = done[4], done[5]
+    question, conv2, _store2, chat, _sources, _notice = h["take_last"](conv, store)
+    assert question == AROURI and conv2["turns"] == [] and "Arouri" not in chat
+    *_, done = h["respond"](PAYMENT, conv, store, 8, "extractive", True)
+    conv, store = done[4], done[5]
+    first_id = conv["id"]
+    new_conv, store, chat, *_ = h["new_chat"](store)
+    assert new_conv["turns"] == [] and store["current"] is None and len(store["items"]) == 1
+    *_, done = h["respond"](ROCKETS, new_conv, store, 8, "extractive", True)
+    conv, store = done[4], done[5]
+    assert [c["id"] for c in store["items"]] == [conv["id"], first_id]  # newest first
+    assert [label for label, _ in C.choices(store)] == [ROCKETS, AROURI]
+    shown, store, chat, *_ = h["switch"](first_id, conv, store)
+    assert shown["id"] == first_id and "$651,000" in chat and store["current"] == first_id
+    shown, store, chat, *_ = h["delete"](shown, store)
+    assert [c["id"] for c in store["items"]] == [conv["id"]] and shown["id"] == conv["id"]
+    cleared, store, chat, *_ = h["clear"](shown, store)
+    assert cleared["turns"] == [] and store["items"] == [] and "chat-log empty" in chat
+
+
+def test_stop_keeps_what_was_shown_marked_as_stopped(bot):
+    from rag.records import Answer
+    from ui import conversations as C
+    from ui.app import make_handlers
+    from ui.service import ChatService
+
+    h = make_handlers(ChatService(bot))
+    partial = Answer(AROURI, "The visiting Palestinian terror group was led", False, complete=False)
+    chat, _sources, conv, store, _picker, pending, send, stop = h["stop"](
+        C.new_conversation(), C.empty_store(), C.answer_to_dict(partial))
+    assert "Stopped" in chat and "was led" in chat and 'class="cursor"' not in chat
+    assert conv["turns"][0]["answer"]["stopped"] is True and store["items"][0]["id"] == conv["id"]
+    assert pending is None and send["visible"] is True and stop["visible"] is False
 
 
 def test_unknown_answerer_is_refused_and_known_ones_are_kept(bot):
@@ -156,14 +212,15 @@ def test_settings_reach_retrieval(bot):
     """k and the hybrid switch are passed through: k=2 retrieves two passages at most."""
     import re
 
+    from ui import conversations as C
     from ui.app import make_handlers
     from ui.config import UIConfig
     from ui.service import ChatService
 
-    respond = make_handlers(ChatService(bot, UIConfig(stream_delay_s=0)))["respond"]
+    respond = make_handlers(ChatService(bot, UIConfig()))["respond"]
     counts = {}
     for k in (2, 12):
-        *_, (_chat, sources, *_rest) = respond(PAYMENT, [], [], k, "extractive", False)
+        *_, (_chat, sources, *_rest) = respond(PAYMENT, C.new_conversation(), C.empty_store(), k, "extractive", False)
         uncited = re.search(r"Retrieved but not cited \((\d+)\)", sources)
         counts[k] = sources.count('class="source"') + (int(uncited.group(1)) if uncited else 0)
     assert 1 <= counts[2] <= 2 < counts[12] <= 12

@@ -7,10 +7,9 @@ renderer that could turn escaped text back into tags.
 
 from __future__ import annotations
 
-import html
+import json
 import os
-import time
-from collections.abc import Callable, Iterator
+import secrets
 from typing import Any
 
 # Before gradio is imported: no telemetry, no version check, nothing fetched at run time.
@@ -18,94 +17,34 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr
 
-from index import RagError
 from index.loader import SUPPORTED_SUFFIXES
 from rag.chatbot import Chatbot
+from rag.paths import cache_root
 
-from .assets import CITATION_JS, CSS
+from . import conversations as C
+from .assets import CITATION_JS, CSS, SOURCES_JS
 from .config import UIConfig
-from .render import render_answer, render_conversation, render_documents, render_notice, render_question, render_sources
+from .handlers import make_handlers
+from .render import render_conversation, render_sources
 from .service import ChatService
 
-ChatOutputs = tuple[Any, Any, Any, Any, Any, Any]  # chat, sources, notice, question box, messages, turns
+__all__ = ["build_app", "launch_app", "make_handlers"]
 
 
-def _toast(message: str) -> str:
-    # Gradio renders toast and error-modal messages as HTML; these may quote a file name.
-    return html.escape(message, quote=False)
-
-
-def _constant(value: str) -> Callable[[], str]:
-    return lambda: value
-
-
-def make_handlers(service: ChatService) -> dict[str, Callable[..., Any]]:
-    """The page's event handlers, by name (separate from the layout so tests can call them)."""
-    config = service.config
-
-    def respond(question: str, messages: list[dict[str, str]], turns: list[str], k: float, answerer: str,
-                hybrid: bool) -> Iterator[ChatOutputs]:
-        """Stream the answer to ``question`` into the chat; keep the turn and its history."""
-        turn = len(turns)
-        try:
-            for step, answer in enumerate(service.stream(question, messages, int(k), answerer, bool(hybrid))):
-                if step and config.stream_delay_s:
-                    time.sleep(config.stream_delay_s)
-                html = render_question(answer.question) + render_answer(answer, turn)
-                chat = render_conversation([*turns, html])
-                # The sources are known from the first step; send them again only once complete.
-                sources = render_sources(answer, turn) if step == 0 or answer.complete else gr.skip()
-                if answer.complete:
-                    history = [*messages, {"role": "user", "content": answer.question},
-                               {"role": "assistant", "content": answer.text}]
-                    yield chat, sources, "", "", history, [*turns, html]
-                else:
-                    cleared = "" if step == 0 else gr.skip()  # the notice and the question box
-                    yield chat, sources, cleared, cleared, gr.skip(), gr.skip()
-        except (ValueError, RagError) as exc:
-            # Bad input (an empty question) or index trouble: one friendly line, no traceback.
-            gr.Warning(_toast(str(exc)))
-            yield gr.skip(), gr.skip(), render_notice(str(exc)), gr.skip(), gr.skip(), gr.skip()
-
-    def ask(question: str) -> dict[str, Any]:
-        """Answer one question about the articles; returns the JSON object of `rag ask --json`:
-        id, question, answer (with inline [n] markers), refused, citations, timings_ms."""
-        try:
-            return service.ask(question).to_json()
-        except (ValueError, RagError) as exc:
-            raise gr.Error(_toast(str(exc)), print_exception=False) from None
-
-    def upload(files: list[str] | str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, Any, Any]:  # noqa: B008
-        """Add uploaded files to the corpus and index them; refresh the corpus panel."""
-        paths = [files] if isinstance(files, str) else list(files or [])
-        if not paths:
-            return gr.skip(), gr.skip(), gr.skip()
-        try:
-            result = service.add_files(paths, lambda fraction, desc: progress(fraction, desc=desc))
-        except (ValueError, RagError) as exc:
-            gr.Warning(_toast(str(exc)))
-            return render_notice(str(exc)), gr.skip(), None
-        if result.rejected:
-            gr.Warning(_toast(" ".join(result.rejected)))
-        kind = "info" if not result.rejected else ("warning" if result.added else "error")
-        return render_notice(result.message(), kind), render_documents(service.documents), None
-
-    def switch_answerer(name: str) -> str:
-        """Build (once) and keep the chatbot of the chosen answerer backend."""
-        try:
-            service.bot(name)
-        except (ValueError, RagError) as exc:
-            return render_notice(str(exc))
-        return render_notice(f"Answerer: {name}.", "info")
-
-    def corpus() -> str:
-        return render_documents(service.documents)
-
-    def clear() -> tuple[str, str, str, list[Any], list[Any]]:
-        return render_conversation([]), render_sources(None), "", [], []
-
-    return {"respond": respond, "ask": ask, "upload": upload, "switch_answerer": switch_answerer,
-            "corpus": corpus, "clear": clear}
+def _browser_secret() -> str:
+    """The key the visitor's stored conversations are sealed with: kept on disk, so that they
+    still open after the server restarts."""
+    path = cache_root() / "ui-browser-secret.json"
+    try:
+        return str(json.loads(path.read_text(encoding="utf-8"))["secret"])
+    except (OSError, ValueError, KeyError, TypeError):
+        secret = secrets.token_hex(32)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"secret": secret}), encoding="utf-8")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+        return secret
 
 
 def build_app(bot: Chatbot | ChatService, config: UIConfig | None = None) -> gr.Blocks:
@@ -121,23 +60,33 @@ def build_app(bot: Chatbot | ChatService, config: UIConfig | None = None) -> gr.
 
     with gr.Blocks(title=config.title, analytics_enabled=False) as demo:
         gr.HTML(f"<h2>{config.title}</h2>", elem_id="title", js_on_load=None)
-        messages = gr.State([])
-        turns = gr.State([])
+        conv = gr.State(C.new_conversation())
+        pending = gr.State(None)  # the answer being written, kept if Stop is pressed
+        store = gr.BrowserState(C.empty_store(), storage_key=config.storage_key, secret=_browser_secret())
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
+                with gr.Row(elem_id="conversation-bar"):
+                    picker = gr.Dropdown(choices=[], value=None, label="Conversations", elem_id="conversations",
+                                         scale=4, interactive=True, allow_custom_value=False)
+                    new_chat = gr.Button("New", size="sm", elem_id="new-chat", scale=1, min_width=60)
+                    delete = gr.Button("Delete", size="sm", elem_id="delete-chat", scale=1, min_width=60)
                 chat = gr.HTML(render_conversation([]), elem_id="chat", js_on_load=CITATION_JS, container=True,
                                padding=True, autoscroll=True, min_height=320, max_height=620)
-                notice = gr.HTML("", elem_id="notice", js_on_load=None)
+                notice = gr.HTML("", elem_id="notice", js_on_load=None, visible=False)
                 with gr.Row():
                     question = gr.Textbox(placeholder="Ask about the articles…", show_label=False, lines=1,
                                           max_lines=4, scale=5, elem_id="question", autofocus=True)
                     send = gr.Button("Ask", variant="primary", scale=1, elem_id="send")
+                    stop = gr.Button("Stop", variant="stop", scale=1, elem_id="stop", visible=False)
+                with gr.Row(elem_id="turn-tools"):
+                    retry = gr.Button("↻ Retry", size="sm", elem_id="retry")
+                    edit = gr.Button("✎ Edit last question", size="sm", elem_id="edit")
+                    clear = gr.Button("Clear", size="sm", elem_id="clear")
                 with gr.Row(elem_id="examples"):
                     examples = [gr.Button(q, size="sm", variant="secondary") for q in config.examples]
-                new_chat = gr.Button("New conversation", size="sm", elem_id="new-chat")
             with gr.Column(scale=2):
                 gr.HTML("<h3>Sources</h3>", js_on_load=None)
-                sources = gr.HTML(render_sources(None), elem_id="sources", js_on_load=None, max_height=620)
+                sources = gr.HTML(render_sources(None), elem_id="sources", js_on_load=SOURCES_JS, max_height=620)
                 with gr.Accordion("Settings", open=False, elem_id="settings"):
                     k = gr.Slider(1, 20, value=default.top_k, step=1, label="Passages to retrieve (k)",
                                   elem_id="top-k")
@@ -152,18 +101,35 @@ def build_app(bot: Chatbot | ChatService, config: UIConfig | None = None) -> gr.
                                     file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), type="filepath",
                                     elem_id="upload")
 
-        chat_io: dict[str, Any] = {
-            "fn": h["respond"], "inputs": [question, messages, turns, k, answerer, hybrid],
-            "outputs": [chat, sources, notice, question, messages, turns], "show_progress": "hidden",
-            "concurrency_limit": config.chat_concurrency, "concurrency_id": "chat", **private,
+        answering: list[Any] = []  # every event that writes an answer: what Stop cancels
+        answer_io: dict[str, Any] = {
+            "fn": h["respond"], "inputs": [question, conv, store, k, answerer, hybrid],
+            "outputs": [chat, sources, notice, question, conv, store, picker, pending, send, stop],
+            "show_progress": "hidden", "concurrency_limit": config.chat_concurrency, "concurrency_id": "chat",
+            **private,
         }
-        question.submit(**chat_io)
-        send.click(**chat_io)
+        answering.append(question.submit(**answer_io))
+        answering.append(send.click(**answer_io))
         for button, text in zip(examples, config.examples, strict=True):
-            button.click(_constant(text), outputs=question, queue=False, **private).then(**chat_io)
-        new_chat.click(h["clear"], outputs=[chat, sources, notice, messages, turns], queue=False, **private)
+            answering.append(button.click(lambda text=text: text, outputs=question, queue=False, **private)
+                             .then(**answer_io))
+        taken = [question, conv, store, chat, sources, notice]
+        answering.append(retry.click(h["take_last"], inputs=[conv, store], outputs=taken, queue=False, **private)
+                         .then(**answer_io))
+        edit.click(h["take_last"], inputs=[conv, store], outputs=taken, queue=False,
+                   js="(...args) => { setTimeout(() => document.querySelector('#question textarea')?.focus(), 50);"
+                      " return args; }", **private)
+        stop.click(h["stop"], inputs=[conv, store, pending],
+                   outputs=[chat, sources, conv, store, picker, pending, send, stop], cancels=answering,
+                   queue=False, **private)
+        shown = [conv, store, chat, sources, picker, notice]
+        clear.click(h["clear"], inputs=[conv, store], outputs=shown, queue=False, **private)
+        new_chat.click(h["new_chat"], inputs=store, outputs=shown, queue=False, **private)
+        delete.click(h["delete"], inputs=[conv, store], outputs=shown, queue=False, **private)
+        picker.input(h["switch"], inputs=[picker, conv, store], outputs=shown, queue=False, **private)
         answerer.change(h["switch_answerer"], inputs=answerer, outputs=notice, **private)
-        files.upload(h["upload"], inputs=files, outputs=[notice, corpus, files], **private)
+        files.upload(h["upload"], inputs=files, outputs=[notice, corpus, files], show_progress_on=files, **private)
+        demo.load(h["restore"], inputs=store, outputs=[conv, store, chat, sources, picker], **private)
         demo.load(h["corpus"], outputs=corpus, **private)
         gr.api(h["ask"], api_name="ask")
     return demo

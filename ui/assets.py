@@ -24,14 +24,27 @@ sup.cite { font-size: 0.72em; line-height: 0; }
 sup.cite a.cite-link { text-decoration: none; font-weight: 600; color: var(--color-accent); cursor: pointer;
                        padding: 0 1px; border-radius: 3px; }
 sup.cite a.cite-link:hover { background: var(--color-accent-soft); }
-.cite-card { display: block; margin: 6px 0; padding: 6px 10px; font-size: 0.88em; font-style: normal;
-             border-left: 3px solid var(--color-accent); background: var(--background-fill-primary); }
+.cite-card { display: block; position: relative; margin: 6px 0; padding: 8px 30px 8px 10px; font-size: 0.9em;
+             font-style: normal; white-space: normal; border: 1px solid var(--color-accent); border-radius: 8px;
+             background: var(--background-fill-primary); box-shadow: 0 2px 8px rgba(0, 0, 0, 0.15); }
 .cite-card[hidden] { display: none; }
-.cite-card q { display: block; margin-top: 4px; }
+.cite-card q { display: block; margin: 4px 0 6px; }
+.cite-card .card-close { position: absolute; top: 2px; right: 6px; border: 0; background: none; font-size: 1.2em;
+                         cursor: pointer; color: var(--body-text-color-subdued); min-width: 28px; min-height: 28px; }
+.cite-card .open-src, .msg-tools button { font-size: 0.85em; padding: 4px 10px; border-radius: 6px; cursor: pointer;
+                         border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary);
+                         color: var(--body-text-color); min-height: 30px; }
+.msg-tools { margin-top: 6px; display: flex; gap: 6px; align-items: center; }
+.badge-stopped { font-size: 0.75em; font-weight: 600; color: var(--body-text-color-subdued);
+                 text-transform: uppercase; letter-spacing: 0.03em; }
+.relevance { font-size: 0.8em; color: var(--body-text-color-subdued); margin: 4px 0 0; }
+a.back-to-answer { display: inline-block; margin-top: 4px; font-size: 0.85em; }
+@keyframes flash { 0% { background: #fff176; } 100% { background: var(--color-accent-soft); } }
 .sources details.source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 6px 10px;
                           margin-bottom: 8px; transition: box-shadow 0.3s, border-color 0.3s; }
 .sources details.source.active, .sources details.source:target { border-color: var(--color-accent);
-                          box-shadow: 0 0 0 3px var(--color-accent-soft); }
+                          box-shadow: 0 0 0 3px var(--color-accent-soft); background: var(--color-accent-soft);
+                          animation: flash 1.2s ease-out; }
 .sources summary { cursor: pointer; }
 .sources .marker { font-weight: 700; color: var(--color-accent); }
 .src-title { font-weight: 600; }
@@ -51,26 +64,84 @@ details.uncited .passage-item { margin: 8px 0; }
                          vertical-align: top; }
 .corpus td.doc-file { font-family: var(--font-mono); font-size: 0.85em; overflow-wrap: anywhere; }
 #examples button { font-size: 0.85em; }
+#notice { margin: 0; }
 """
 
 # Runs once when the chat component mounts (``element`` is its root, which outlives
-# re-renders, so one delegated listener serves every marker ever rendered). A marker of
-# the last answer highlights and opens its Sources entry; an older answer's marker, whose
-# entry the panel no longer shows, toggles the card rendered beside it.
+# re-renders, so one delegated listener serves every marker ever rendered). A click, tap or
+# Enter on a marker opens its card in place; the card's "Open in Sources" highlights the
+# entry in the Sources panel (present for the last answer), whose "Back to the answer"
+# returns to the marker. Copy puts the answer and its numbered sources on the clipboard.
 CITATION_JS = """
+var lastMarker = null;
+function closeCards(except) {
+  element.querySelectorAll('.cite-card:not([hidden])').forEach(function (card) {
+    if (card === except) { return; }
+    card.hidden = true;
+    var link = card.previousElementSibling && card.previousElementSibling.querySelector('a.cite-link');
+    if (link) { link.setAttribute('aria-expanded', 'false'); }
+  });
+}
+function copyText(text, button) {
+  var done = function () {
+    button.textContent = 'Copied';
+    setTimeout(function () { button.textContent = 'Copy'; }, 1500);
+  };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(done, function () { fallbackCopy(text); done(); });
+  } else { fallbackCopy(text); done(); }
+}
+function fallbackCopy(text) {
+  var area = document.createElement('textarea');
+  area.value = text; area.setAttribute('readonly', ''); area.style.position = 'fixed'; area.style.opacity = '0';
+  document.body.appendChild(area); area.select(); document.execCommand('copy'); area.remove();
+}
 element.addEventListener('click', function (event) {
+  var copy = event.target.closest('button.copy-btn');
+  if (copy) { copyText(copy.getAttribute('data-copy'), copy); return; }
+  var close = event.target.closest('button.card-close');
+  if (close) { closeCards(null); if (lastMarker) { lastMarker.focus(); } return; }
+  var open = event.target.closest('button.open-src');
+  if (open) {
+    var entry = document.getElementById(open.getAttribute('data-target'));
+    if (!entry) { return; }
+    document.querySelectorAll('details.source.active').forEach(function (e) { e.classList.remove('active'); });
+    entry.open = true;
+    void entry.offsetWidth;  // restart the highlight animation when the same entry is opened again
+    entry.classList.add('active');
+    entry.scrollIntoView({block: 'start', behavior: 'smooth'});
+    var back = entry.querySelector('a.back-to-answer');
+    if (back) { back.focus({preventScroll: true}); }
+    return;
+  }
   var link = event.target.closest('a.cite-link');
   if (!link) { return; }
   event.preventDefault();
-  var entry = document.getElementById(link.getAttribute('data-target'));
-  if (entry) {
-    document.querySelectorAll('details.source.active').forEach(function (e) { e.classList.remove('active'); });
-    entry.open = true;
-    entry.classList.add('active');
-    entry.scrollIntoView({block: 'nearest', behavior: 'smooth'});
-    return;
-  }
+  lastMarker = link;
+  window.__ragLastMarker = link;
   var card = link.parentElement.nextElementSibling;
-  if (card && card.classList.contains('cite-card')) { card.hidden = !card.hidden; }
+  if (!card || !card.classList.contains('cite-card')) { return; }
+  closeCards(card);
+  card.hidden = !card.hidden;
+  link.setAttribute('aria-expanded', String(!card.hidden));
+  var button = card.querySelector('button.open-src');
+  if (button) { button.hidden = !document.getElementById(button.getAttribute('data-target')); }
+});
+document.addEventListener('keydown', function (event) {
+  if (event.key === 'Escape') { closeCards(null); }
+});
+"""
+
+# The Sources panel's own listener: "Back to the answer" scrolls to the marker last used
+# (or to the answer) instead of jumping by the URL fragment.
+SOURCES_JS = """
+element.addEventListener('click', function (event) {
+  var back = event.target.closest('a.back-to-answer');
+  if (!back) { return; }
+  event.preventDefault();
+  var marker = window.__ragLastMarker;
+  var target = (marker && document.body.contains(marker)) ? marker
+    : document.getElementById('answer-' + back.getAttribute('data-turn'));
+  if (target) { target.scrollIntoView({block: 'center', behavior: 'smooth'}); target.focus({preventScroll: true}); }
 });
 """

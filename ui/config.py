@@ -22,18 +22,17 @@ class UIConfig:
     share: bool = False
     # Largest accepted upload; news articles are kilobytes, a PDF a few megabytes at most.
     max_upload_bytes: int = 5 * 1024 * 1024
-    # The extractive answerer knows its answer at once; this pause between words lets the
-    # reader see it grow the way a generative answerer's tokens would. 0 shows it at once.
-    stream_delay_s: float = 0.02
-    # Chat answers being streamed at the same time (each holds a queue slot while it paces).
+    # Chat answers being written at the same time (a generated one holds its slot while the
+    # model writes; an extractive one is ready at once and shown whole, with no made-up wait).
     chat_concurrency: int = 8
+    # Where the visitor's browser keeps their conversations (localStorage, sealed with a key
+    # the server keeps in its cache folder).
+    storage_key: str = "newsrag-conversations"
     examples: tuple[str, ...] = EXAMPLE_QUESTIONS
     title: str = "newsrag — cited answers over news articles"
 
     def __post_init__(self) -> None:
         if self.max_upload_bytes < 1:
             raise ValueError(f"max_upload_bytes must be >= 1, got {self.max_upload_bytes}")
-        if self.stream_delay_s < 0:
-            raise ValueError(f"stream_delay_s must be >= 0, got {self.stream_delay_s}")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be between 0 and 65535, got {self.port}")

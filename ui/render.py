@@ -44,12 +44,26 @@ def _meta(title: str, date: str | None, source: str) -> str:
 def _marker_html(citation: Citation, turn: int) -> str:
     target = source_id(turn, citation.marker)
     tip = _clip(f"[{citation.marker}] {citation.title} ({citation.source}): “{citation.quote}”", _TOOLTIP_CHARS)
-    # The card after the marker is what a click shows when the Sources panel has moved on
-    # to a later answer; the link works without JavaScript through :target.
-    return (f'<sup class="cite"><a class="cite-link" href="#{target}" data-target="{target}" '
-            f'title="{esc(tip)}">[{citation.marker}]</a></sup>'
-            f'<span class="cite-card" hidden><b>[{citation.marker}]</b> '
-            f'{_meta(citation.title, citation.date, citation.source)}<q>{esc(citation.quote)}</q></span>')
+    # A click, a tap or Enter opens the card after the marker, in place (touch screens show
+    # no tooltips); the link works without JavaScript through :target.
+    return (f'<sup class="cite"><a class="cite-link" href="#{target}" data-target="{target}" role="button" '
+            f'aria-expanded="false" title="{esc(tip)}">[{citation.marker}]</a></sup>'
+            f'<span class="cite-card" role="dialog" aria-label="Source [{citation.marker}]" hidden>'
+            f'<button type="button" class="card-close" aria-label="Close">×</button>'
+            f'<b>[{citation.marker}]</b> {_meta(citation.title, citation.date, citation.source)}'
+            f'<q>{esc(citation.quote)}</q>'
+            f'<button type="button" class="open-src" data-target="{target}">Open in Sources</button></span>')
+
+
+def copy_text(answer: Answer) -> str:
+    """An answer as plain text for the clipboard: the text, then its numbered sources."""
+    lines = [answer.text]
+    if answer.citations:
+        lines += ["", "Sources:"]
+        for c in answer.citations:
+            date = f", {c.date}" if c.date else ""
+            lines.append(f"[{c.marker}] {c.title}{date} ({c.source}): “{c.quote}”")
+    return "\n".join(lines)
 
 
 def answer_text_html(answer: Answer, turn: int, text: str | None = None) -> str:
@@ -83,16 +97,24 @@ def conflict_html(answer: Answer, turn: int) -> str:
     return "".join(blocks)
 
 
-def render_answer(answer: Answer, turn: int) -> str:
-    """The assistant's message: a refusal is marked and coloured apart from an answer."""
+def render_answer(answer: Answer, turn: int, stopped: bool = False) -> str:
+    """The assistant's message: a refusal is marked and coloured apart from an answer; a
+    complete one carries a Copy button, a stopped one says so."""
     kind = "refusal" if answer.refused else "answer"
     badge = ('<span class="badge badge-refusal" title="The articles do not say">⚠ Not in the articles</span>'
              if answer.refused else "")
-    cursor = "" if answer.complete else '<span class="cursor">▍</span>'
+    cursor = "" if answer.complete or stopped else '<span class="cursor">▍</span>'
     # Conflicting accounts replace the running text: each stands in its own column.
     body = conflict_html(answer, turn) if answer.conflicts and answer.complete else answer_text_html(answer, turn)
-    return (f'<div class="msg bot {kind}" data-turn="{turn}" data-complete="{str(answer.complete).lower()}">'
-            f'{badge}<div class="msg-text">{body}{cursor}</div></div>')
+    tools = ""
+    if stopped:
+        tools = '<div class="msg-tools"><span class="badge badge-stopped">■ Stopped</span></div>'
+    elif answer.complete:
+        tools = (f'<div class="msg-tools"><button type="button" class="copy-btn" data-copy="{esc(copy_text(answer))}" '
+                 f'title="Copy the answer and its sources">Copy</button></div>')
+    complete = str(answer.complete or stopped).lower()
+    return (f'<div class="msg bot {kind}" data-turn="{turn}" data-complete="{complete}" id="answer-{turn}">'
+            f'{badge}<div class="msg-text">{body}{cursor}</div>{tools}</div>')
 
 
 def render_question(question: str) -> str:
@@ -147,15 +169,32 @@ def _passage_of(citation: Citation, passages: Iterable[Passage]) -> Passage | No
     return next((p for p in passages if p.chunk_id == citation.chunk_id), None)
 
 
+def relevance(passage: Passage | None, rank: int | None, of: int) -> str:
+    """Why a passage is there: its rank among the retrieved ones, its fused score, and which
+    retriever found it (dense, BM25 or both) at what rank."""
+    if passage is None or rank is None:
+        return ""
+    found = [f"dense #{passage.dense_rank}" if passage.dense_rank else "",
+             f"BM25 #{passage.bm25_rank}" if passage.bm25_rank else ""]
+    found = [f for f in found if f]
+    how = {2: "both", 1: "dense" if passage.dense_rank else "BM25"}.get(len(found), "")
+    why = f" · {', '.join(found)} ({how})" if found else ""
+    return f'<div class="relevance">Rank {rank} of {of} · score {passage.score:.4f}{why}</div>'
+
+
 def render_citation(citation: Citation, turn: int, passages: Sequence[Passage] = ()) -> str:
-    """One Sources panel entry: the article, and the passage with the quote highlighted."""
+    """One Sources panel entry: the article, why it was retrieved, and the passage with the
+    quote highlighted; a link leads back to the answer."""
     passage = _passage_of(citation, passages)
+    rank = next((i for i, p in enumerate(passages, start=1) if p.chunk_id == citation.chunk_id), None)
     offset = citation.start - passage.start if passage is not None else None
     body = highlight_quote(citation.text, citation.quote, offset)
     return (f'<details class="source" id="{source_id(turn, citation.marker)}" open>'
             f'<summary><span class="marker">[{citation.marker}]</span> '
             f'{_meta(citation.title, citation.date, citation.source)}</summary>'
-            f'<blockquote class="passage">{body}</blockquote></details>')
+            f'{relevance(passage, rank, len(passages))}'
+            f'<blockquote class="passage">{body}</blockquote>'
+            f'<a class="back-to-answer" href="#answer-{turn}" data-turn="{turn}">↩ Back to the answer</a></details>')
 
 
 def uncited_passages(answer: Answer) -> list[Passage]:
@@ -174,8 +213,10 @@ def render_sources(answer: Answer | None, turn: int = 0) -> str:
     rest = uncited_passages(answer)
     others = ""
     if rest:
+        rank = {p.chunk_id: i for i, p in enumerate(answer.passages, start=1)}
         items = "".join(
             f'<div class="passage-item"><div class="passage-meta">{_meta(p.title, p.date, p.source)}</div>'
+            f'{relevance(p, rank[p.chunk_id], len(answer.passages))}'
             f'<blockquote class="passage">{esc(p.text)}</blockquote></div>' for p in rest)
         others = (f'<details class="uncited"><summary>Retrieved but not cited ({len(rest)})</summary>'
                   f'{items}</details>')

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from index import BuildReport
-from rag.chatbot import Chatbot
+from rag.chatbot import Chatbot, validate_question
 from rag.records import Answer
 
 from .config import UIConfig
@@ -85,6 +85,16 @@ class ChatService:
             if name not in self._bots:
                 self._bots[name] = self._factory(name)
             return self._bots[name]
+
+    def check_question(self, question: str) -> str:
+        """The question as it will be asked (trimmed); raises ValueError when it is empty or
+        too long, before anything is shown for it."""
+        return validate_question(question, self.default_bot.config.max_question_chars)
+
+    def streams(self, answerer: str | None = None) -> bool:
+        """Whether ``answerer`` writes its answer over time (a generative model) rather than
+        knowing it at once: only then is there anything worth streaming."""
+        return callable(getattr(self.bot(answerer).answerer, "stream_answer", None))
 
     def ask(self, question: str, history: Sequence[Any] | None = None, k: int | None = None,
             answerer: str | None = None, hybrid: bool | None = None) -> Answer:

@@ -1,0 +1,188 @@
+"""The page's event handlers, apart from the layout so that tests can call them directly.
+
+The conversation is data (``ui.conversations``): a server-side ``conv`` state for the one
+on screen and the visitor's browser store of all of them; the HTML is rendered from that
+data on every update, so nothing the browser sends back is ever put on the page unescaped.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import gradio as gr
+
+from index import RagError
+from rag.records import Answer
+
+from . import conversations as C
+from .render import render_answer, render_conversation, render_documents, render_notice, render_question, render_sources
+from .service import ChatService
+
+Handler = Callable[..., Any]
+
+
+def notice(message: str = "", kind: str = "error") -> Any:
+    """The one place errors and results are shown: hidden when there is nothing to say, so
+    an empty slot leaves no gap."""
+    return gr.update(value=render_notice(message, kind), visible=bool(message))
+
+
+def chat_html(conversation: C.Conversation, live: Answer | None = None) -> str:
+    """The conversation's turns, plus the answer still being written."""
+    turns = [render_question(a.question) + render_answer(a, i, stopped) for i, (a, stopped)
+             in enumerate(C.answers(conversation))]
+    if live is not None:
+        turns.append(render_question(live.question) + render_answer(live, len(turns)))
+    return render_conversation(turns)
+
+
+def sources_html(conversation: C.Conversation) -> str:
+    """The Sources panel for the conversation's last answer."""
+    done = C.answers(conversation)
+    return render_sources(done[-1][0], len(done) - 1) if done else render_sources(None)
+
+
+def picker(store: C.Store) -> Any:
+    return gr.update(choices=C.choices(store), value=store["current"])
+
+
+def _toast(message: str) -> str:
+    # Gradio renders error-modal messages as HTML; these may quote a file name.
+    return html.escape(message, quote=False)
+
+
+def make_handlers(service: ChatService) -> dict[str, Handler]:
+    """The page's event handlers, by name."""
+
+    def restore(store: Any) -> tuple[Any, ...]:
+        """On page load: the visitor's last conversation, from their browser storage."""
+        store = C.clean_store(store)
+        conversation = C.find(store, store["current"]) or (store["items"][0] if store["items"] else None)
+        conversation = conversation or C.new_conversation()
+        return conversation, store, chat_html(conversation), sources_html(conversation), picker(store)
+
+    def respond(question: str, conversation: C.Conversation, store: Any, k: float, answerer: str,
+                hybrid: bool) -> Iterator[tuple[Any, ...]]:
+        """Answer ``question`` in the conversation. A ready answer (extractive) is shown at
+        once; a generated one grows as its sentences pass the check. Outputs: chat, sources,
+        notice, question box, conversation, store, picker, pending (the partial answer), and
+        the Ask and Stop buttons (Stop in place of Ask while the answer is written)."""
+        store = C.clean_store(store)
+        try:
+            history = C.history(conversation)
+            waiting = Answer(service.check_question(question), "", False, complete=False)
+            yield (chat_html(conversation, waiting), gr.skip(), notice(), "", gr.skip(), gr.skip(), gr.skip(),
+                   C.answer_to_dict(waiting), *stop_mode())
+            if service.streams(answerer):
+                steps: Iterator[Answer] = service.stream(question, history, int(k), answerer, bool(hybrid))
+            else:
+                steps = iter([service.ask(question, history, int(k), answerer, bool(hybrid))])
+            for answer in steps:
+                if not answer.complete:
+                    yield (chat_html(conversation, answer), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(),
+                           gr.skip(), C.answer_to_dict(answer), gr.skip(), gr.skip())
+                    continue
+                conversation = C.with_turn(conversation, answer)
+                store = C.saved(store, conversation)
+                yield (chat_html(conversation), sources_html(conversation), notice(), "", conversation, store,
+                       picker(store), None, *ask_mode())
+        except (ValueError, RagError) as exc:
+            # Bad input (an empty question) or index trouble: one friendly line, no traceback.
+            yield (chat_html(conversation), gr.skip(), notice(str(exc)), gr.skip(), gr.skip(), gr.skip(), gr.skip(),
+                   None, *ask_mode())
+
+    def stop(conversation: C.Conversation, store: Any, pending: dict[str, Any] | None) -> tuple[Any, ...]:
+        """Stop pressed: what was shown of the answer stays, marked as stopped."""
+        store = C.clean_store(store)
+        parsed = C.answer_from_dict(pending) if pending else None
+        if parsed is not None:
+            conversation = C.with_turn(conversation, parsed[0], stopped=True)
+            store = C.saved(store, conversation)
+        return (chat_html(conversation), sources_html(conversation), conversation, store, picker(store), None,
+                *ask_mode())
+
+    def take_last(conversation: C.Conversation, store: Any) -> tuple[Any, ...]:
+        """Retry and Edit: the last question back in the box, its turn taken off."""
+        store = C.clean_store(store)
+        conversation, question = C.without_last(conversation)
+        if question is None:
+            return gr.skip(), conversation, store, gr.skip(), gr.skip(), notice("There is no question to retry yet.",
+                                                                                 "warning")
+        store = C.saved(store, conversation)
+        return question, conversation, store, chat_html(conversation), sources_html(conversation), notice()
+
+    def clear(conversation: C.Conversation, store: Any) -> tuple[Any, ...]:
+        """Clear: the conversation on screen loses its turns (and leaves the saved list)."""
+        store = C.removed(C.clean_store(store), conversation["id"])
+        conversation = {**conversation, "title": "", "turns": []}
+        store = {**store, "current": conversation["id"]}
+        return conversation, store, chat_html(conversation), sources_html(conversation), picker(store), notice()
+
+    def new_chat(store: Any) -> tuple[Any, ...]:
+        """New conversation: the current one stays in the list."""
+        store = C.clean_store(store)
+        conversation = C.new_conversation()
+        store = {**store, "current": None}
+        return conversation, store, chat_html(conversation), sources_html(conversation), picker(store), notice()
+
+    def switch(conversation_id: str | None, conversation: C.Conversation, store: Any) -> tuple[Any, ...]:
+        """Show another saved conversation."""
+        store = C.clean_store(store)
+        chosen = C.find(store, conversation_id)
+        if chosen is None:
+            return conversation, store, gr.skip(), gr.skip(), picker(store), notice()
+        store = {**store, "current": chosen["id"]}
+        return chosen, store, chat_html(chosen), sources_html(chosen), picker(store), notice()
+
+    def delete(conversation: C.Conversation, store: Any) -> tuple[Any, ...]:
+        """Delete the conversation on screen; the newest remaining one (or a new one) shows."""
+        store = C.removed(C.clean_store(store), conversation["id"])
+        conversation = C.find(store, store["current"]) or C.new_conversation()
+        return conversation, store, chat_html(conversation), sources_html(conversation), picker(store), notice()
+
+    def ask(question: str) -> dict[str, Any]:
+        """Answer one question about the articles; returns the JSON object of `rag ask --json`:
+        id, question, answer (with inline [n] markers), refused, citations, timings_ms."""
+        try:
+            return service.ask(question).to_json()
+        except (ValueError, RagError) as exc:
+            raise gr.Error(_toast(str(exc)), print_exception=False) from None
+
+    def upload(files: list[str] | str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, Any, Any]:  # noqa: B008
+        """Add uploaded files to the corpus and index them; refresh the corpus panel."""
+        paths = [files] if isinstance(files, str) else list(files or [])
+        if not paths:
+            return gr.skip(), gr.skip(), gr.skip()
+        try:
+            result = service.add_files(paths, lambda fraction, desc: progress(fraction, desc=desc))
+        except (ValueError, RagError) as exc:
+            return notice(str(exc)), gr.skip(), None
+        kind = "info" if not result.rejected else ("warning" if result.added else "error")
+        return notice(result.message(), kind), render_documents(service.documents), None
+
+    def switch_answerer(name: str) -> Any:
+        """Build (once) and keep the chatbot of the chosen answerer backend."""
+        try:
+            service.bot(name)
+        except (ValueError, RagError) as exc:
+            return notice(str(exc))
+        return notice(f"Answerer: {name}.", "info")
+
+    def corpus() -> str:
+        return render_documents(service.documents)
+
+    return {"restore": restore, "respond": respond, "stop": stop, "take_last": take_last, "clear": clear,
+            "new_chat": new_chat, "switch": switch, "delete": delete, "ask": ask, "upload": upload,
+            "switch_answerer": switch_answerer, "corpus": corpus}
+
+
+def ask_mode() -> tuple[Any, Any]:
+    """The Ask button shown, Stop hidden (outputs: send, stop)."""
+    return gr.update(visible=True), gr.update(visible=False)
+
+
+def stop_mode() -> tuple[Any, Any]:
+    """While an answer is written: Stop in place of Ask."""
+    return gr.update(visible=False), gr.update(visible=True)
