@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -74,15 +75,17 @@ def open_index(
     rebuild: bool = False,
     progress: bool = False,
     fix: str | None = None,
+    extra: Mapping[str, Path] | None = None,
 ) -> tuple[IndexStore, BuildReport]:
-    """Return the index of ``corpus_dir``, building or updating it in ``index_dir`` as needed.
+    """Return the index of ``corpus_dir`` (and of the ``extra`` folders, see ``scan_corpus``),
+    building or updating it in ``index_dir`` as needed.
 
     An unchanged corpus reuses the index without loading the model; a changed one re-embeds
     only new or changed files. Raises CorpusError, IndexMismatchError or IndexCorruptError.
     """
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
     fix = fix or rebuild_hint(corpus_dir)
-    sources = scan_corpus(corpus_dir)
+    sources = scan_corpus(corpus_dir, extra)
     old = None if rebuild else read_index(index_dir, fix)
     if old is not None:
         check_model(old.manifest, embedder, fix)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,17 +42,38 @@ class SourceFile:
     content_hash: str
 
 
-def scan_corpus(corpus_dir: Path) -> list[SourceFile]:
+def scan_corpus(corpus_dir: Path, extra: Mapping[str, Path] | None = None) -> list[SourceFile]:
     """List the supported files under ``corpus_dir`` with their content hashes.
 
-    Raises CorpusError when the folder does not exist or holds no supported file.
+    ``extra`` adds other folders under a prefix of their own (``{"uploads": folder}``: its
+    files get ids ``uploads/...``), so that files added from outside (the chat page's uploads)
+    never have to be written into the corpus folder itself; one that does not exist adds
+    nothing. Raises CorpusError when the corpus folder does not exist or no folder holds a
+    supported file.
     """
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
         raise CorpusError(f"Corpus folder not found: {corpus_dir}")
+    files = _scan(corpus_dir, "")
+    taken = {f.doc_id for f in files}
+    for prefix, folder in (extra or {}).items():
+        if Path(folder).is_dir():
+            for f in _scan(Path(folder), f"{prefix}/"):
+                if f.doc_id in taken:
+                    log.warning("skipped %s: the corpus folder has a file of that name", f.doc_id)
+                    continue
+                files.append(f)
+    if not files:
+        raise CorpusError(
+            f"No readable document in {corpus_dir} (looked for {', '.join(SUPPORTED_SUFFIXES)})"
+        )
+    return files
+
+
+def _scan(folder: Path, prefix: str) -> list[SourceFile]:
     files = []
-    for path in sorted(corpus_dir.rglob("*")):
-        rel = path.relative_to(corpus_dir)
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
         if any(part.startswith(".") for part in rel.parts) or not path.is_file():
             continue
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
@@ -62,11 +83,7 @@ def scan_corpus(corpus_dir: Path) -> list[SourceFile]:
         except OSError as exc:
             log.warning("skipped %s: cannot read it (%s)", rel.as_posix(), exc.strerror or exc)
             continue
-        files.append(SourceFile(rel.as_posix(), path, digest))
-    if not files:
-        raise CorpusError(
-            f"No readable document in {corpus_dir} (looked for {', '.join(SUPPORTED_SUFFIXES)})"
-        )
+        files.append(SourceFile(prefix + rel.as_posix(), path, digest))
     return files
 
 

@@ -23,6 +23,9 @@ from .retrieve.followup import normalise_history, resolve_followup
 from .retrieve.retriever import HybridRetriever
 from .verify.citations import number_records
 
+# Documents of a bot's uploads folder have ids under this prefix ("uploads/notes.md").
+UPLOADS_PREFIX = "uploads"
+
 
 def validate_question(question: object, max_chars: int) -> str:
     """Return the stripped question, or raise ValueError with a one-line reason."""
@@ -69,7 +72,7 @@ class Chatbot:
 
     def __init__(self, store: IndexStore, embedder: Embedder, config: RagConfig,
                  corpus_dir: Path | None = None, build_report: BuildReport | None = None,
-                 index_dir: Path | None = None):
+                 index_dir: Path | None = None, uploads_dir: Path | None = None):
         self.answerers = self.available_answerers(config)
         if config.answerer == "transformers" and config.answerer not in self.answerers:
             from .generate import builtin
@@ -82,6 +85,9 @@ class Chatbot:
         self.config = config
         self.corpus_dir = corpus_dir
         self.index_dir = index_dir
+        # Files added from outside (the chat page's uploads), indexed as "uploads/<name>"
+        # beside the corpus without ever being written into the corpus folder.
+        self.uploads_dir = uploads_dir
         self.build_report = build_report
         self._use(store)
         # Load the model now rather than inside the first question, so that question's
@@ -121,16 +127,23 @@ class Chatbot:
         if self.corpus_dir is None or self.index_dir is None:
             raise ValueError("refresh needs a Chatbot made by Chatbot.from_corpus")
         store, report = open_index(self.corpus_dir, self.index_dir, self.config.index, self.embedder,
-                                   progress=progress, fix=rebuild_hint(self.corpus_dir, self.index_dir))
+                                   progress=progress, fix=rebuild_hint(self.corpus_dir, self.index_dir),
+                                   extra=self.extra_dirs)
         self._use(store)
         self.build_report = report
         return report
 
+    @property
+    def extra_dirs(self) -> dict[str, Path]:
+        """The folders indexed beside the corpus, by the prefix of their documents' ids."""
+        return {UPLOADS_PREFIX: self.uploads_dir} if self.uploads_dir is not None else {}
+
     @classmethod
     def from_corpus(cls, path: str | Path = DEFAULT_CORPUS, *, index_dir: str | Path | None = None,
                     rebuild: bool = False, progress: bool = False, embedder: Embedder | None = None,
-                    **config: Any) -> Chatbot:
-        """Open (building or updating as needed) the index of the corpus folder ``path``.
+                    uploads_dir: str | Path | None = None, **config: Any) -> Chatbot:
+        """Open (building or updating as needed) the index of the corpus folder ``path``, and
+        of ``uploads_dir`` when given (its files are documents ``uploads/<name>``).
 
         ``config`` takes any RagConfig or IndexConfig field (``top_k=3``, ``model=DIR``).
         Raises CorpusError, IndexMismatchError, IndexCorruptError or ModelError.
@@ -141,10 +154,12 @@ class Chatbot:
         index_dir = Path(index_dir) if explicit else default_index_dir(corpus_dir)
         embedder = embedder or SentenceTransformerEmbedder(cfg.index.model, cfg.index.device,
                                                            cfg.index.batch_size)
+        uploads = Path(uploads_dir) if uploads_dir is not None else None
         store, report = open_index(corpus_dir, index_dir, cfg.index, embedder, rebuild=rebuild,
                                    progress=progress,
-                                   fix=rebuild_hint(corpus_dir, index_dir if explicit else None))
-        return cls(store, embedder, cfg, corpus_dir, report, index_dir)
+                                   fix=rebuild_hint(corpus_dir, index_dir if explicit else None),
+                                   extra={UPLOADS_PREFIX: uploads} if uploads is not None else None)
+        return cls(store, embedder, cfg, corpus_dir, report, index_dir, uploads)
 
     def ask(self, question: str, history: Sequence[Any] | None = None, k: int | None = None,
             hybrid: bool | None = None) -> Answer:

@@ -78,3 +78,20 @@ def test_hostile_html_in_a_text_file_is_kept_as_text(tmp_path):
     (tmp_path / "x.txt").write_text("Hostile page title\n\nHello <script>alert(1)</script> there.\n",
                                     encoding="utf-8")
     assert "<script>alert(1)</script>" in _docs(tmp_path)["x.txt"].text
+
+
+def test_an_extra_folder_is_scanned_under_its_prefix_and_never_shadows_the_corpus(small_corpus, tmp_path, caplog):
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    (uploads / "notes.md").write_text("# Port notes\n\nThe port opened a quay.\n", encoding="utf-8")
+    (small_corpus / "uploads").mkdir()
+    (small_corpus / "uploads" / "notes.md").write_text("# Corpus notes\n\nThe corpus wins.\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        files = scan_corpus(small_corpus, {"uploads": uploads})
+    ids = [f.doc_id for f in files]
+    assert ids.count("uploads/notes.md") == 1
+    assert next(f for f in files if f.doc_id == "uploads/notes.md").path == small_corpus / "uploads" / "notes.md"
+    assert "the corpus folder has a file of that name" in caplog.text
+    (small_corpus / "uploads" / "notes.md").unlink()
+    files = scan_corpus(small_corpus, {"uploads": uploads, "gone": tmp_path / "missing"})
+    assert next(f for f in files if f.doc_id == "uploads/notes.md").path == uploads / "notes.md"

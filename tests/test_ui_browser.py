@@ -185,20 +185,34 @@ def test_empty_question_shows_a_friendly_message(page):
     assert page.locator("#chat .msg").count() == 0
 
 
-def test_uploaded_file_is_indexed_and_cited(page, app, tmp_path: Path):
+def test_uploaded_file_is_indexed_cited_and_removed(page, app, tmp_path: Path):
     source = tmp_path / "Port news (draft).md"
     source.write_text(HARBOR_DOC, encoding="utf-8")
+    before = sorted(p.name for p in app[1].corpus_dir.iterdir())
     message = upload(page, source)
     assert message.startswith("Indexed 1 file(s)")
     saved = message.split(": ", 1)[1].rstrip(".")
-    assert saved == "Port_news_draft.md" and (app[1].corpus_dir / saved).is_file()
+    assert saved == "uploads/Port_news_draft.md" and (app[1].uploads_dir / "Port_news_draft.md").is_file()
+    assert sorted(p.name for p in app[1].corpus_dir.iterdir()) == before  # the corpus folder is untouched
     page.locator("#corpus").get_by_text(saved).wait_for()
     assert "6 articles indexed" in page.locator("#corpus").inner_text()
 
-    ask(page, "What is the name of the new container terminal at the Port of Marisol?")
+    question = "What is the name of the new container terminal at the Port of Marisol?"
+    ask(page, question)
     assert "Aurora Quay" in page.locator("#chat .msg.bot").last.inner_text()
     cited_files = page.locator("#sources details.source .src-file").all_inner_texts()
     assert saved in cited_files
+
+    # Removed from the page, it is gone from the folder, the index and every later answer.
+    page.locator("#uploaded input").click()
+    page.get_by_role("option", name=saved).click()
+    page.locator("#remove-upload").click()
+    page.wait_for_function("() => document.querySelector('#notice')?.innerText.includes('Removed')")
+    assert not (app[1].uploads_dir / "Port_news_draft.md").exists()
+    page.wait_for_function("() => document.querySelector('#corpus').innerText.includes('5 articles indexed')")
+    ask(page, question)
+    assert "Aurora Quay" not in page.locator("#chat .msg.bot").last.inner_text()
+    assert saved not in page.locator("#sources").inner_text()
 
 
 def test_hostile_document_shows_as_text_and_runs_nothing(page, tmp_path: Path):

@@ -178,7 +178,8 @@ def test_a_tap_opens_the_citation_card_on_a_phone_and_sources_lead_back(browser,
                            " return r.top >= 0 && r.top < window.innerHeight; }", arg=target)
     entry.locator("a.back-to-answer").tap()
     page.wait_for_function("() => { const m = document.querySelector('#chat a.cite-link[aria-expanded=true]');"
-                           " const r = m.getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight; }")
+                           " const r = m.getBoundingClientRect();"
+                           " return r.top >= 0 && r.bottom <= window.innerHeight; }")
     page.close()
 
 

@@ -208,6 +208,26 @@ def test_rejected_uploads_each_get_one_line_and_nothing_is_indexed(bot, tmp_path
     assert sorted(p.name for p in bot.corpus_dir.iterdir()) == before
 
 
+def test_uploads_go_to_their_own_folder_and_only_they_can_be_removed(bot, tmp_path: Path):
+    from ui.service import ChatService
+
+    service = ChatService(bot)
+    (tmp_path / "harbour.md").write_text("# Harbour\n\nThe Port of Marisol opened Aurora Quay in 2019.\n",
+                                         encoding="utf-8")
+    before = sorted(p.name for p in bot.corpus_dir.iterdir())
+    result = service.add_files([tmp_path / "harbour.md"])
+    assert result.added == ["uploads/harbour.md"] and service.uploads == ["uploads/harbour.md"]
+    assert (bot.uploads_dir / "harbour.md").is_file() and sorted(p.name for p in bot.corpus_dir.iterdir()) == before
+    assert "uploads/harbour.md" in bot.store.docs
+    for other in ("000_510b0e118f588ad4.txt", "../corpus/000_510b0e118f588ad4.txt", "uploads/../x"):
+        with pytest.raises(ValueError, match="only uploads can be removed"):
+            service.remove_upload(other)
+    service.remove_upload("uploads/harbour.md")
+    assert service.uploads == [] and not (bot.uploads_dir / "harbour.md").exists()
+    assert "uploads/harbour.md" not in bot.store.docs
+    assert sorted(p.name for p in bot.corpus_dir.iterdir()) == before
+
+
 def test_settings_reach_retrieval(bot):
     """k and the hybrid switch are passed through: k=2 retrieves two passages at most."""
     import re
@@ -224,3 +244,15 @@ def test_settings_reach_retrieval(bot):
         uncited = re.search(r"Retrieved but not cited \((\d+)\)", sources)
         counts[k] = sources.count('class="source"') + (int(uncited.group(1)) if uncited else 0)
     assert 1 <= counts[2] <= 2 < counts[12] <= 12
+
+
+def test_rag_chat_keeps_uploads_in_the_cache_folder_apart_from_the_corpus(monkeypatch, tmp_path: Path):
+    from ui.cli import default_uploads_dir
+
+    from .conftest import CORPUS
+
+    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path))
+    folder = default_uploads_dir(CORPUS)
+    assert folder.parent == tmp_path / "uploads" and folder.name.startswith("corpus-")
+    assert CORPUS.resolve() not in folder.resolve().parents
+    assert default_uploads_dir(tmp_path / "other") != folder  # one folder per corpus

@@ -25,12 +25,13 @@ def free_port() -> int:
 
 
 def make_bot(root: Path, embedder: Any) -> Any:
-    """A Chatbot over a writable copy of the project's corpus, indexed under ``root``."""
+    """A Chatbot over a copy of the project's corpus, indexed under ``root``, with an uploads
+    folder of its own beside it."""
     import rag
 
     corpus = root / "corpus"
     shutil.copytree(CORPUS, corpus)
-    return rag.Chatbot.from_corpus(corpus, index_dir=root / "index", embedder=embedder)
+    return rag.Chatbot.from_corpus(corpus, index_dir=root / "index", embedder=embedder, uploads_dir=root / "uploads")
 
 
 def launch(bot: Any, **config: Any) -> tuple[Any, str]:

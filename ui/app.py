@@ -99,7 +99,11 @@ def build_app(bot: Chatbot | ChatService, config: UIConfig | None = None) -> gr.
                     files = gr.File(label=f"Add articles ({', '.join(SUPPORTED_SUFFIXES)}; "
                                           f"{config.max_upload_bytes // (1024 * 1024)} MB at most)",
                                     file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), type="filepath",
-                                    elem_id="upload")
+                                    elem_id="upload", visible=service.default_bot.uploads_dir is not None)
+                    with gr.Row(visible=service.default_bot.uploads_dir is not None):
+                        uploaded = gr.Dropdown(choices=service.uploads, value=None, label="Uploaded files",
+                                               elem_id="uploaded", scale=3, interactive=True)
+                        remove = gr.Button("Remove", size="sm", elem_id="remove-upload", scale=1, min_width=80)
 
         answering: list[Any] = []  # every event that writes an answer: what Stop cancels
         answer_io: dict[str, Any] = {
@@ -128,9 +132,13 @@ def build_app(bot: Chatbot | ChatService, config: UIConfig | None = None) -> gr.
         delete.click(h["delete"], inputs=[conv, store], outputs=shown, queue=False, **private)
         picker.input(h["switch"], inputs=[picker, conv, store], outputs=shown, queue=False, **private)
         answerer.change(h["switch_answerer"], inputs=answerer, outputs=notice, **private)
-        files.upload(h["upload"], inputs=files, outputs=[notice, corpus, files], show_progress_on=files, **private)
+        files.upload(h["upload"], inputs=files, outputs=[notice, corpus, files, uploaded], show_progress_on=files,
+                     **private)
+        remove.click(h["remove"], inputs=uploaded, outputs=[notice, corpus, uploaded], show_progress_on=remove,
+                     **private)
         demo.load(h["restore"], inputs=store, outputs=[conv, store, chat, sources, picker], **private)
         demo.load(h["corpus"], outputs=corpus, **private)
+        demo.load(h["uploads"], outputs=uploaded, **private)
         gr.api(h["ask"], api_name="ask")
     return demo
 

@@ -23,7 +23,11 @@ CSS = """
 sup.cite { font-size: 0.72em; line-height: 0; }
 sup.cite a.cite-link { text-decoration: none; font-weight: 600; color: var(--color-accent); cursor: pointer;
                        padding: 0 1px; border-radius: 3px; }
-sup.cite a.cite-link:hover { background: var(--color-accent-soft); }
+sup.cite a.cite-link:hover, sup.cite a.cite-link[aria-expanded="true"] { background: var(--color-accent-soft); }
+@media (pointer: coarse) {  /* a fingertip needs a bigger target than a superscript */
+  sup.cite a.cite-link { display: inline-block; min-width: 30px; min-height: 30px; line-height: 30px;
+                         text-align: center; font-size: 1.2em; }
+}
 .cite-card { display: block; position: relative; margin: 6px 0; padding: 8px 30px 8px 10px; font-size: 0.9em;
              font-style: normal; white-space: normal; border: 1px solid var(--color-accent); border-radius: 8px;
              background: var(--background-fill-primary); box-shadow: 0 2px 8px rgba(0, 0, 0, 0.15); }

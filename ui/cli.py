@@ -23,6 +23,10 @@ def register(sub: Any) -> None:
     p.add_argument("--port", type=int, default=defaults.port, help=f"port (default {defaults.port})")
     add_model_arg(p)  # offers the transformers answerer in the page's selector
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
+    p.add_argument("--uploads-dir", type=Path, default=None,
+                   help="folder for files added on the page (default: one per corpus in the cache folder, "
+                        "never the corpus folder itself)")
+    p.add_argument("--no-uploads", action="store_true", help="the page takes no files")
     p.add_argument("--max-upload-mb", type=float, default=defaults.max_upload_bytes / (1024 * 1024),
                    help="largest file the page accepts, in MB (default %(default)g)")
     p.set_defaults(func=cmd_chat)
@@ -35,7 +39,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     config = UIConfig(host=args.host, port=args.port, share=args.share,
                       max_upload_bytes=int(args.max_upload_mb * 1024 * 1024))
-    bot = Chatbot.from_corpus(args.corpus, index_dir=args.index_dir, progress=True,
+    uploads = None if args.no_uploads else (args.uploads_dir or default_uploads_dir(args.corpus))
+    bot = Chatbot.from_corpus(args.corpus, index_dir=args.index_dir, progress=True, uploads_dir=uploads,
                               **answerer_options(None, args.model, args.runtime))
     from .app import build_app, launch_app  # gradio is heavy: only `rag chat` pays for it
 
@@ -47,3 +52,14 @@ def cmd_chat(args: argparse.Namespace) -> int:
               flush=True)
     demo.block_thread()
     return 0
+
+
+def default_uploads_dir(corpus_dir: Path) -> Path:
+    """Where the page keeps uploads for ``corpus_dir``: in the cache folder, one folder per
+    corpus, apart from the corpus (and from the project's own files)."""
+    import hashlib
+
+    from rag.paths import cache_root
+
+    key = hashlib.sha256(str(Path(corpus_dir).resolve()).encode("utf-8")).hexdigest()[:12]
+    return cache_root() / "uploads" / f"{Path(corpus_dir).resolve().name}-{key}"

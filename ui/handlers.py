@@ -150,17 +150,32 @@ def make_handlers(service: ChatService) -> dict[str, Handler]:
         except (ValueError, RagError) as exc:
             raise gr.Error(_toast(str(exc)), print_exception=False) from None
 
-    def upload(files: list[str] | str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, Any, Any]:  # noqa: B008
-        """Add uploaded files to the corpus and index them; refresh the corpus panel."""
+    def upload(files: list[str] | str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        """Add uploaded files to the index; refresh the corpus panel and the list of uploads."""
         paths = [files] if isinstance(files, str) else list(files or [])
         if not paths:
-            return gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         try:
             result = service.add_files(paths, lambda fraction, desc: progress(fraction, desc=desc))
         except (ValueError, RagError) as exc:
-            return notice(str(exc)), gr.skip(), None
+            return notice(str(exc)), gr.skip(), None, gr.skip()
         kind = "info" if not result.rejected else ("warning" if result.added else "error")
-        return notice(result.message(), kind), render_documents(service.documents), None
+        return notice(result.message(), kind), render_documents(service.documents), None, uploads()
+
+    def remove(doc_id: str | None) -> tuple[Any, ...]:
+        """Remove an uploaded file from the index (and delete it)."""
+        if not doc_id:
+            return notice("Choose an uploaded file to remove.", "warning"), gr.skip(), gr.skip()
+        try:
+            service.remove_upload(doc_id)
+        except (ValueError, RagError) as exc:
+            return notice(str(exc)), gr.skip(), uploads()
+        return notice(f"Removed {doc_id}: no answer will cite it.", "info"), render_documents(service.documents), \
+            uploads()
+
+    def uploads() -> Any:
+        names = service.uploads
+        return gr.update(choices=names, value=names[0] if names else None)
 
     def switch_answerer(name: str) -> Any:
         """Build (once) and keep the chatbot of the chosen answerer backend."""
@@ -175,7 +190,7 @@ def make_handlers(service: ChatService) -> dict[str, Handler]:
 
     return {"restore": restore, "respond": respond, "stop": stop, "take_last": take_last, "clear": clear,
             "new_chat": new_chat, "switch": switch, "delete": delete, "ask": ask, "upload": upload,
-            "switch_answerer": switch_answerer, "corpus": corpus}
+            "remove": remove, "uploads": uploads, "switch_answerer": switch_answerer, "corpus": corpus}
 
 
 def ask_mode() -> tuple[Any, Any]:

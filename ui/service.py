@@ -1,7 +1,9 @@
-"""What the page does, without Gradio: answer, stream, switch answerer, add files.
+"""What the page does, without Gradio: answer, stream, switch answerer, add and remove files.
 
 One ``ChatService`` is shared by every visitor of the page: the corpus and its index are
-one folder on disk, so an upload is answerable for everyone.
+one folder on disk, so an upload is answerable for everyone. Uploads go to the bot's
+uploads folder (``rag chat`` keeps one per corpus in the cache folder), never into the
+corpus folder, so the seed articles can be neither overwritten nor removed from the page.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from index import BuildReport
-from rag.chatbot import Chatbot, validate_question
+from rag.chatbot import UPLOADS_PREFIX, Chatbot, validate_question
 from rag.records import Answer
 
 from .config import UIConfig
@@ -122,31 +124,33 @@ class ChatService:
         with self._lock:
             return self.default_bot.documents
 
+    @property
+    def uploads(self) -> list[str]:
+        """The ids of the uploaded documents ("uploads/<name>"), which the page may remove."""
+        with self._lock:
+            return sorted(d for d in self.default_bot.store.docs if d.startswith(f"{UPLOADS_PREFIX}/"))
+
     def add_files(self, paths: Sequence[str | Path], progress: Progress | None = None) -> UploadResult:
-        """Copy uploads into the corpus folder and index them; each refused file gets a line."""
+        """Copy uploads into the uploads folder and index them; each refused file gets a line."""
         progress = progress or (lambda fraction, desc: None)
         result = UploadResult()
-        corpus_dir = self.corpus_dir
-        if corpus_dir is None:
-            raise ValueError("This chatbot has no corpus folder to add files to.")
+        folder = self.default_bot.uploads_dir
+        if folder is None:
+            raise ValueError("This page takes no files (it was started without an uploads folder).")
         saved: list[Path] = []
         for i, path in enumerate(paths):
             progress(0.3 * i / max(len(paths), 1), f"Checking {Path(path).name}")
             try:
-                saved.append(save_upload(path, corpus_dir, self.config.max_upload_bytes))
+                saved.append(save_upload(path, folder, self.config.max_upload_bytes))
             except UploadError as exc:
                 result.rejected.append(str(exc))
         if not saved:
             return result
         progress(0.3, f"Indexing {len(saved)} file(s)")
-        with self._lock:
-            result.report = self.default_bot.refresh()
-            for name, bot in self._bots.items():
-                if name != self._default:
-                    bot.refresh()  # reuses the index the first refresh just wrote
+        result.report = self._refresh()
         skipped = set(result.report.skipped) if result.report else set()
         for path in saved:
-            doc_id = path.relative_to(corpus_dir).as_posix()
+            doc_id = f"{UPLOADS_PREFIX}/{path.relative_to(folder).as_posix()}"
             if doc_id in skipped:
                 # Left in the folder it would be skipped with a warning on every refresh.
                 path.unlink(missing_ok=True)
@@ -156,8 +160,27 @@ class ChatService:
         progress(1.0, "Done")
         return result
 
+    def remove_upload(self, doc_id: str) -> BuildReport:
+        """Delete an uploaded file and take it out of the index; no answer cites it after.
+
+        Raises ValueError for anything but a current upload (never a corpus article).
+        """
+        folder = self.default_bot.uploads_dir
+        if folder is None or doc_id not in self.uploads:
+            raise ValueError(f"{doc_id!r} is not an uploaded file; only uploads can be removed.")
+        (folder / doc_id.removeprefix(f"{UPLOADS_PREFIX}/")).unlink(missing_ok=True)
+        return self._refresh()
+
+    def _refresh(self) -> BuildReport:
+        with self._lock:
+            report = self.default_bot.refresh()
+            for name, bot in self._bots.items():
+                if name != self._default:
+                    bot.refresh()  # reuses the index the first refresh just wrote
+        return report
+
 
 def _sibling(bot: Chatbot, answerer: str) -> Chatbot:
     """A chatbot for another answerer over the same index (nothing is re-embedded)."""
     return Chatbot(bot.store, bot.embedder, replace(bot.config, answerer=answerer), bot.corpus_dir,
-                   bot.build_report, bot.index_dir)
+                   bot.build_report, bot.index_dir, bot.uploads_dir)

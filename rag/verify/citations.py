@@ -13,7 +13,7 @@ unfinished, is dropped. Every change is recorded, one dict per sentence, for
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,13 +138,15 @@ class CitationVerifier:
         self._chunks = {c.chunk_id: c for c in store.chunks}
 
     def verify(self, generated: str, passages: Sequence[Passage], question: str = "",
-               expected: Sequence[str] = (), anchor: Support | None = None) -> VerifiedDraft:
+               expected: Sequence[str] = (), anchor: Support | None = None,
+               holds: Callable[[str], bool] | None = None) -> VerifiedDraft:
         """The checked draft; ``passages[i]`` is the one the model saw as ``[i + 1]``.
 
         ``expected``: for a typed question, the answers (names, dates, figures) the answer
         selector chose; a sentence giving none of them picks another answer and is dropped.
         ``anchor``: the sentence the selector ranks best; the answer's first sentence must
-        restate it (a later one may add to it), not another sentence of the passages.
+        restate it (a later one may add to it), not another sentence of the passages, and
+        ``holds(text)`` must say it answers at least as well as that sentence.
         The draft has no sentence, and is not a refusal, when nothing generated is supported.
         """
         records: list[dict[str, Any]] = []
@@ -182,6 +184,9 @@ class CitationVerifier:
             if supports and anchor is not None and not kept and not any(_same_span(s, anchor) for s in supports):
                 record, supports = _record(sentence, [], record["supported"], "dropped",
                                            "restates another sentence than the selector's best"), []
+            elif supports and holds is not None and not kept and not holds(sentence.text):
+                record, supports = _record(sentence, [], record["supported"], "dropped",
+                                           "answers less well than the selector's best sentence"), []
             records.append(record)
             if supports:
                 kept.append(DraftSentence(sentence.text, supports))
