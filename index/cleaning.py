@@ -99,24 +99,23 @@ def _is_title(line: str) -> bool:
 
 
 def _fallback_title(body: list[str]) -> str:
-    """A title from the first sentence when the text has no headline line."""
+    """A title from the first sentence when the text has no headline line: the whole
+    sentence, never cut off mid-way."""
     first = _DATELINE.sub("", body[0]) if body else ""
-    first = re.split(r"(?<=[.!?])\s", first, maxsplit=1)[0]
-    if len(first) <= 90:
-        return first.rstrip(".")
-    cut = first[:90].rsplit(" ", 1)[0]
-    return cut.rstrip(",;:") + "\u2026"
+    return re.split(r"(?<=[.!?])\s", first, maxsplit=1)[0].rstrip(".")
 
 
-def clean_text(raw: str, title_hint: str = "", fallback_title: str = "") -> CleanText:
+def clean_text(raw: str, title_hint: str = "", fallback_title: str = "", date_hint: str | None = None) -> CleanText:
     """Clean raw article text; see the module docstring for the rules.
 
     ``title_hint`` is a title known from markup (an HTML <h1>, PDF metadata); it wins over
     the headline found in the text and is removed from the body where it heads it.
     ``fallback_title`` is used when neither exists and the text has no first sentence.
+    ``date_hint`` is a date known from metadata (an HTML page's publication date, a PDF's
+    creation date), used when the text's first lines give none.
     """
     lines = normalise_lines(raw)
-    date = extract_date(lines)
+    date = extract_date(lines) or date_hint
     if lines and (m := _DATE_HEADER.match(lines[0])):
         lines[0] = lines[0][m.end():]
 

@@ -98,22 +98,42 @@ def _decode(data: bytes, name: str) -> str | None:
         return None
 
 
-def _html_text(html: str) -> tuple[str, str]:
-    """Visible text of an HTML page, one block per line, and its <title>."""
+# Where pages state their publication date: Open Graph / schema.org meta tags, then <time>.
+_DATE_META = ("article:published_time", "datepublished", "date", "dc.date", "pubdate", "publishdate")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+
+
+def _iso_date(value: object) -> str | None:
+    """YYYY-MM-DD from an ISO timestamp ("2019-07-22T10:00:00Z") or a datetime."""
+    if hasattr(value, "strftime"):
+        return value.strftime("%Y-%m-%d")
+    m = _ISO_DATE.match(str(value or "").strip())
+    return f"{m.group(1)}-{m.group(2)}-{m.group(3)}" if m and 1900 <= int(m.group(1)) <= 2100 else None
+
+
+def _html_text(html: str) -> tuple[str, str, str | None]:
+    """Visible text of an HTML page, one block per line, its title and its publication date."""
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(html, "html.parser")
     title_tag = soup.find("title")
     title = title_tag.get_text(" ", strip=True) if title_tag else ""
     h1 = soup.find("h1")
+    date = None
+    for meta in soup.find_all("meta"):
+        key = str(meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
+        if key in _DATE_META and (date := _iso_date(meta.get("content"))):
+            break
+    if date is None and (tag := soup.find("time", attrs={"datetime": True})):
+        date = _iso_date(tag.get("datetime"))
     for tag in soup(list(_INVISIBLE)):
         tag.decompose()
     body = soup.body or soup
     text = body.get_text("\n", strip=True)
-    return text, (h1.get_text(" ", strip=True) if h1 else title)
+    return text, (h1.get_text(" ", strip=True) if h1 else title), date
 
 
-def _pdf_text(data: bytes, name: str) -> tuple[str, str] | None:
+def _pdf_text(data: bytes, name: str) -> tuple[str, str, str | None] | None:
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
@@ -121,10 +141,14 @@ def _pdf_text(data: bytes, name: str) -> tuple[str, str] | None:
         reader = PdfReader(io.BytesIO(data))
         pages = [page.extract_text() or "" for page in reader.pages]
         title = (reader.metadata.title if reader.metadata else None) or ""
+        try:
+            created = reader.metadata.creation_date if reader.metadata else None
+        except (ValueError, TypeError):  # a malformed date string in the metadata
+            created = None
     except (PyPdfError, ValueError, KeyError, OSError) as exc:
         log.warning("skipped %s: unreadable PDF (%s)", name, exc)
         return None
-    return "\n".join(pages), str(title)
+    return "\n".join(pages), str(title), _iso_date(created) if created else None
 
 
 def read_document(source: SourceFile) -> Document | None:
@@ -136,23 +160,24 @@ def read_document(source: SourceFile) -> Document | None:
         log.warning("skipped %s: cannot read it (%s)", name, exc.strerror or exc)
         return None
     suffix = source.path.suffix.lower()
-    title_hint = ""
+    title_hint, date_hint = "", None
     if suffix == ".pdf":
         result = _pdf_text(data, name)
         if result is None:
             return None
-        raw, title_hint = result
+        raw, title_hint, date_hint = result
     else:
         decoded = _decode(data, name)
         if decoded is None:
             return None
         raw = decoded
         if suffix in (".html", ".htm"):
-            raw, title_hint = _html_text(raw)
+            raw, title_hint, date_hint = _html_text(raw)
         elif suffix in (".md", ".markdown"):
             for pattern, repl in _MD_MARKUP:
                 raw = pattern.sub(repl, raw)
-    cleaned = clean_text(raw, title_hint=" ".join(title_hint.split()), fallback_title=Path(name).stem)
+    cleaned = clean_text(raw, title_hint=" ".join(title_hint.split()), fallback_title=Path(name).stem,
+                         date_hint=date_hint)
     if not cleaned.text.strip():
         log.warning("skipped %s: no text left after cleaning", name)
         return None

@@ -228,8 +228,29 @@ class Chatbot:
 
     @property
     def documents(self) -> list[dict[str, Any]]:
-        """The indexed articles: source, title and date, in corpus order."""
-        return [{"source": d.doc_id, "title": d.title, "date": d.date} for d in self.store.docs.values()]
+        """The indexed articles: source, title and date, in corpus order. ``date_source`` says
+        where the date is from: "article" (its text, or the page's or PDF's own metadata), or
+        "file" (the file's modification date, when the article gives none)."""
+        out = []
+        for d in self.store.docs.values():
+            date, source = d.date, "article"
+            if date is None:
+                date, source = self._file_date(d.doc_id), "file"
+            out.append({"source": d.doc_id, "title": d.title, "date": date, "date_source": source if date else None})
+        return out
+
+    def _file_date(self, doc_id: str) -> str | None:
+        prefix = f"{UPLOADS_PREFIX}/"
+        if doc_id.startswith(prefix) and self.uploads_dir is not None:
+            path = self.uploads_dir / doc_id.removeprefix(prefix)
+        elif self.corpus_dir is not None:
+            path = self.corpus_dir / doc_id
+        else:
+            return None
+        try:
+            return time.strftime("%Y-%m-%d", time.localtime(path.stat().st_mtime))
+        except OSError:
+            return None
 
 
 @dataclass

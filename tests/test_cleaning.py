@@ -44,6 +44,13 @@ def test_date_header_is_read_and_removed_from_text():
     assert cleaned.title == "The paper reports that talks went well"
 
 
+def test_a_title_from_the_first_sentence_is_the_whole_sentence_never_cut_off():
+    sentence = ("Lebanon's Al-Akhbar newspaper reports that Hamas wants to strengthen its relationship with Iran "
+                "and its proxies to fight the United States and Israel")
+    cleaned = clean_text(f"JERUSALEM, Israel - {sentence}. A second sentence follows.\n")
+    assert cleaned.title == sentence and "…" not in cleaned.title
+
+
 def test_date_only_from_the_first_lines_not_from_deep_body_text():
     lines = ["Headline of this article"] + [f"Paragraph {i}." for i in range(12)] + ["On March 3, 2001 it began."]
     assert extract_date(lines) is None

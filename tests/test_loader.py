@@ -95,3 +95,21 @@ def test_an_extra_folder_is_scanned_under_its_prefix_and_never_shadows_the_corpu
     (small_corpus / "uploads" / "notes.md").unlink()
     files = scan_corpus(small_corpus, {"uploads": uploads, "gone": tmp_path / "missing"})
     assert next(f for f in files if f.doc_id == "uploads/notes.md").path == uploads / "notes.md"
+
+
+def test_dates_come_from_page_and_pdf_metadata_when_the_text_gives_none(tmp_path):
+    (tmp_path / "page.html").write_text(
+        '<html><head><meta property="article:published_time" content="2019-07-22T09:30:00Z"></head>'
+        "<body><h1>Port opens quay</h1><p>The port opened a quay.</p></body></html>", encoding="utf-8")
+    (tmp_path / "timed.html").write_text(
+        '<html><body><h1>Council meets</h1><time datetime="2020-01-05">5 Jan</time><p>It met.</p></body></html>',
+        encoding="utf-8")
+    write_pdf(tmp_path / "report.pdf", ["Budget report for the year", "The council approved 40 schools."],
+              title="Council budget", created="D:20180301120000Z")
+    (tmp_path / "dated.html").write_text(
+        '<html><head><meta name="date" content="2001-01-01"></head><body><h1>Old news</h1>'
+        "<p>Seen on 22 July 2019 in Tehran.</p></body></html>", encoding="utf-8")
+    docs = _docs(tmp_path)
+    assert docs["page.html"].date == "2019-07-22" and docs["timed.html"].date == "2020-01-05"
+    assert docs["report.pdf"].date == "2018-03-01"
+    assert docs["dated.html"].date == "2019-07-22"  # the article's own text wins over metadata

@@ -256,3 +256,14 @@ def test_rag_chat_keeps_uploads_in_the_cache_folder_apart_from_the_corpus(monkey
     assert folder.parent == tmp_path / "uploads" and folder.name.startswith("corpus-")
     assert CORPUS.resolve() not in folder.resolve().parents
     assert default_uploads_dir(tmp_path / "other") != folder  # one folder per corpus
+
+
+def test_every_article_has_a_whole_title_and_a_date_that_says_where_it_is_from(bot):
+    from ui.render import render_documents
+
+    docs = {d["source"]: d for d in bot.documents}
+    assert all(d["title"] and "…" not in d["title"] and d["date"] for d in docs.values())
+    assert docs["000_510b0e118f588ad4.txt"]["date_source"] == "article"
+    assert docs["002_042ccd0105566bf1.txt"]["date_source"] == "file"  # the article gives no date
+    html = render_documents(bot.documents)
+    assert html.count('class="date-note"') == sum(d["date_source"] == "file" for d in docs.values())

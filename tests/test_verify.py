@@ -264,3 +264,30 @@ def test_a_true_sentence_that_is_not_the_selectors_best_does_not_answer(bot):
     # The selector's best sentence, then one more that adds to it: both stand.
     draft = verifier.verify(f"{best} [1] {other} [1]", [passage], anchor=anchor)
     assert [r["action"] for r in draft.verification] == ["kept", "kept"] and len(draft.sentences) == 2
+
+
+def test_a_rephrasing_that_leaves_out_what_the_best_sentence_adds_is_dropped(bot):
+    from rag.answer.draft import Support
+    from rag.verify.citations import KEEP_SHARE, CitationVerifier, kept_share
+    from rag.verify.support import LexicalChecker
+
+    question = "What happened to the ground water level?"
+    best = "The rate of flow was increased and the ground water level fell significantly."
+    assert kept_share("The ground water level fell significantly as the rate of flow increased.", best, question) == 1
+    lost = "The passage describes the ground water level and the rate of flow."
+    assert kept_share(lost, best, question) < KEEP_SHARE
+    assert kept_share("Anything at all.", "The ground water level.", question) == 1.0  # nothing beyond the question
+    doc = bot.store.docs["000_510b0e118f588ad4.txt"]
+    chunk = next(c for c in bot.store.chunks if c.doc_id == doc.doc_id and c.first_sentence == 0)
+    anchor = Support(chunk.chunk_id, doc.doc_id, *doc.sentences[0])
+    text = doc.sentence(0)
+    assert "Al-Akhbar newspaper reports that Hamas wants to strengthen its relationship" in text
+    passage = Passage(chunk.chunk_id, doc.doc_id, doc.title, None, text, 0, 1, 1.0)
+    verifier = CitationVerifier(bot.store, LexicalChecker())
+    short = "Lebanon's Al-Akhbar newspaper reports on Hamas."  # true to the passage, but the rest is gone
+    assert verifier.checker.check(short, text).supported
+    asked = "What does the Lebanese paper report about Hamas?"
+    (record,) = verifier.verify(f"{short} [1]", [passage], asked, anchor=anchor).verification
+    assert record["action"] == "dropped" and record["reason"].startswith("keeps ")
+    (record,) = verifier.verify(f"{text} [1]", [passage], asked, anchor=anchor).verification
+    assert record["action"] == "kept"

@@ -66,6 +66,7 @@ details.uncited .passage-item { margin: 8px 0; }
 .corpus table { width: 100%; border-collapse: collapse; font-size: 0.9em; }
 .corpus th, .corpus td { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--border-color-primary);
                          vertical-align: top; }
+.corpus .date-note { color: var(--body-text-color-subdued); font-size: 0.85em; }
 .corpus td.doc-file { font-family: var(--font-mono); font-size: 0.85em; overflow-wrap: anywhere; }
 #examples button { font-size: 0.85em; }
 #notice { margin: 0; }

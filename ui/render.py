@@ -226,8 +226,15 @@ def render_sources(answer: Answer | None, turn: int = 0) -> str:
 
 def render_documents(documents: Sequence[Mapping[str, Any]]) -> str:
     """The corpus panel: one row per indexed article (title, date, file)."""
+    def date(d: Mapping[str, Any]) -> str:
+        if not d.get("date"):
+            return "—"
+        if d.get("date_source") == "file":  # the article gives none: say where this one is from
+            return f'{esc(d["date"])} <span class="date-note" title="the file\'s modification date">(file)</span>'
+        return esc(d["date"])
+
     rows = "".join(
-        f'<tr><td class="doc-title">{esc(d.get("title") or "")}</td><td class="doc-date">{esc(d.get("date") or "—")}'
+        f'<tr><td class="doc-title">{esc(d.get("title") or "")}</td><td class="doc-date">{date(d)}'
         f'</td><td class="doc-file">{esc(d.get("source") or "")}</td></tr>' for d in documents)
     return (f'<div class="corpus"><p class="corpus-count">{len(documents)} articles indexed</p>'
             f'<table><thead><tr><th>Title</th><th>Date</th><th>File</th></tr></thead>'

@@ -10,7 +10,7 @@ that disagree are given side by side (``conflicts.py``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -81,22 +81,6 @@ class ExtractiveAnswerer:
         answerable = float(sigmoid(self.selector.refusal.logits(qrow[None])[0]))
         order = answer_order(cands, logits, qtype, self.config.typed_first_ratio)
         return Scored(question, qtype, unknown, [cands[i] for i in order], rows[order], qrow, answerable, qvec)
-
-    def holds_as_answer(self, scored: Scored, text: str) -> bool:
-        """Whether ``text``, said in place of the best sentence (a generated rephrasing of
-        it), is nearly as likely to answer the question by the fitted sentence model as that
-        sentence is: at least ``second_ratio`` of its probability, the share at which the
-        selector counts a further sentence as answering too. A rephrasing that loses the
-        answer ("The passage discusses the delta") does not hold."""
-        if not scored.candidates or scored.query_vector is None:
-            return False
-        best = scored.candidates[0]
-        vector = self.embedder.encode_documents([text])[0]
-        rephrased = replace(best, text=text, vector=vector, items=(), probability=0.0)
-        cands = [replace(c) for c in scored.candidates] + [rephrased]  # copies: rows set their items
-        rows = self.featurizer.sentence_rows(scored.question, scored.query_vector, scored.qtype, cands)
-        p = sigmoid(self.selector.sentence.logits(rows))
-        return bool(p[-1] >= self.selector.second_ratio * p[0])
 
     def answer(self, question: str, passages: list[Passage]) -> Draft:
         """Draft an answer to ``question`` (already resolved against history) from ``passages``."""

@@ -17,7 +17,6 @@ supported sentence falls back to the extractive answer, or to a refusal.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
@@ -85,8 +84,6 @@ class TransformersAnswerer:
         # The model phrases the answer the selector chose; for a name, date or figure it may not pick another.
         expected = [i for s in selected.sentences for i in answer_items(s.text, scored.qtype, question)]
         anchor = selected.sentences[0].supports[0] if selected.sentences else None
-        # Checked again as each further sentence finishes: remembered, not re-embedded.
-        holds = functools.lru_cache(maxsize=16)(lambda text: self.selector.holds_as_answer(scored, text))
         text, shown, finished = "", 0, 0
         for piece in self.generate(prompt):
             text += piece
@@ -95,14 +92,14 @@ class TransformersAnswerer:
                 continue  # no sentence finished since the last check
             finished = len(spans) - 1
             # Every sentence but the last is finished: show the ones that pass the check.
-            done = self.verifier.verify(text[: spans[-1][0]], prompt.passages, question, expected, anchor, holds)
+            done = self.verifier.verify(text[: spans[-1][0]], prompt.passages, question, expected, anchor)
             for sentence in done.sentences[shown:]:
                 yield (" " if shown else "") + sentence.text
                 shown += 1
             if shown >= self.config.generator_answer_sentences:
                 text = text[: spans[-1][0]]  # enough said: the sentence begun is not needed
                 break
-        draft = self.verifier.verify(text, prompt.passages, question, expected, anchor, holds)
+        draft = self.verifier.verify(text, prompt.passages, question, expected, anchor)
         if draft.sentences:
             yield draft
             return
