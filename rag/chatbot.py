@@ -239,16 +239,17 @@ class Chatbot:
             out.append({"source": d.doc_id, "title": d.title, "date": date, "date_source": source if date else None})
         return out
 
-    def _file_date(self, doc_id: str) -> str | None:
+    def source_path(self, doc_id: str) -> Path | None:
+        """The file document ``doc_id`` was read from (None for a bot without folders)."""
         prefix = f"{UPLOADS_PREFIX}/"
         if doc_id.startswith(prefix) and self.uploads_dir is not None:
-            path = self.uploads_dir / doc_id.removeprefix(prefix)
-        elif self.corpus_dir is not None:
-            path = self.corpus_dir / doc_id
-        else:
-            return None
+            return self.uploads_dir / doc_id.removeprefix(prefix)
+        return self.corpus_dir / doc_id if self.corpus_dir is not None else None
+
+    def _file_date(self, doc_id: str) -> str | None:
+        path = self.source_path(doc_id)
         try:
-            return time.strftime("%Y-%m-%d", time.localtime(path.stat().st_mtime))
+            return time.strftime("%Y-%m-%d", time.localtime(path.stat().st_mtime)) if path else None
         except OSError:
             return None
 

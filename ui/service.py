@@ -127,6 +127,8 @@ class ChatService:
     @property
     def uploads(self) -> list[str]:
         """The ids of the uploaded documents ("uploads/<name>"), which the page may remove."""
+        if self.default_bot.uploads_dir is None:  # then "uploads/..." could only be corpus files
+            return []
         with self._lock:
             return sorted(d for d in self.default_bot.store.docs if d.startswith(f"{UPLOADS_PREFIX}/"))
 
@@ -165,10 +167,10 @@ class ChatService:
 
         Raises ValueError for anything but a current upload (never a corpus article).
         """
-        folder = self.default_bot.uploads_dir
-        if folder is None or doc_id not in self.uploads:
+        path = self.default_bot.source_path(doc_id) if doc_id in self.uploads else None
+        if path is None:
             raise ValueError(f"{doc_id!r} is not an uploaded file; only uploads can be removed.")
-        (folder / doc_id.removeprefix(f"{UPLOADS_PREFIX}/")).unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
         return self._refresh()
 
     def _refresh(self) -> BuildReport:

@@ -49,7 +49,6 @@ class Scored:
     sentence_rows: np.ndarray  # one row of SENTENCE_FEATURES per candidate, same order
     question_row: np.ndarray  # QUESTION_FEATURES
     answerable: float  # the refusal model's P(answerable)
-    query_vector: np.ndarray | None = None  # the question's embedding
 
 
 class ExtractiveAnswerer:
@@ -80,7 +79,7 @@ class ExtractiveAnswerer:
         qrow = self.featurizer.question_row(question, qtype, cands, rows, logits, unknown)
         answerable = float(sigmoid(self.selector.refusal.logits(qrow[None])[0]))
         order = answer_order(cands, logits, qtype, self.config.typed_first_ratio)
-        return Scored(question, qtype, unknown, [cands[i] for i in order], rows[order], qrow, answerable, qvec)
+        return Scored(question, qtype, unknown, [cands[i] for i in order], rows[order], qrow, answerable)
 
     def answer(self, question: str, passages: list[Passage]) -> Draft:
         """Draft an answer to ``question`` (already resolved against history) from ``passages``."""
