@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,6 +14,10 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Indexes, converted models, upload folders and the page's key go to a cache of the test
+# run's own, never the user's (~/.cache/newsrag), which a running `rag chat` may be using.
+_TEST_CACHE = tempfile.mkdtemp(prefix="rag-test-cache-")
+os.environ["RAG_CACHE_DIR"] = _TEST_CACHE
 
 PROJECT = Path(__file__).resolve().parent.parent
 CORPUS = PROJECT / "corpus"
@@ -100,3 +105,10 @@ def corpus_copy(tmp_path: Path) -> Path:
     target = tmp_path / "corpus"
     shutil.copytree(CORPUS, target)
     return target
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_cache():
+    """The run's own cache folder (set when this module is imported), removed at the end."""
+    yield Path(_TEST_CACHE)
+    shutil.rmtree(_TEST_CACHE, ignore_errors=True)
