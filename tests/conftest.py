@@ -112,3 +112,20 @@ def _test_cache():
     """The run's own cache folder (set when this module is imported), removed at the end."""
     yield Path(_TEST_CACHE)
     shutil.rmtree(_TEST_CACHE, ignore_errors=True)
+
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; .ci/run installs it
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium driven by Playwright (nothing is downloaded: the system browser)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                      args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield chromium
+        chromium.close()

@@ -15,7 +15,6 @@ import pytest
 from .ui_helpers import AROURI, OUT, ROCKETS, launch, make_bot
 
 pytestmark = pytest.mark.integration
-CHROMIUM = Path("/usr/bin/chromium")
 TIMEOUT_MS = 30_000
 HOSTILE_SCRIPT = "<script>window.__xss=1</script>"
 HOSTILE_IMG = '<img src=x onerror="window.__xss=2">'
@@ -53,19 +52,6 @@ def app(embedder, tmp_path_factory: pytest.TempPathFactory):
     demo, url = launch(bot)
     yield url, bot
     demo.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                      args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -10,13 +10,12 @@ from dataclasses import replace
 
 import pytest
 
-from .test_ui_browser import CHROMIUM, TIMEOUT_MS, ask
+from .test_ui_browser import TIMEOUT_MS, ask
 from .tiny_lm import build_tiny_lm, train_tokenizer
 from .ui_helpers import AROURI, OUT, PAYMENT, launch, make_bot
 
 pytestmark = pytest.mark.integration
 FIRST = "The visiting Palestinian terror group was led by Saleh al-Arouri."
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 @pytest.fixture(scope="module")
@@ -49,18 +48,6 @@ def slow_app(app, tmp_path_factory: pytest.TempPathFactory):
     yield url, release
     release.set()
     demo.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=BROWSER_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def open_page(browser, url: str, **context):

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from index.hashing import file_sha256
@@ -82,12 +83,8 @@ def model_dir(progress: bool = False) -> Path:
         raise GeneratorError(MISSING)
     digest = sha256(gguf)
     target = cache_root() / "models" / f"{NAME}-{digest[:16]}"
-    if _complete(target, digest):
-        return target
-    if progress:
-        print(f"Converting {GGUF_FILE} to float32 weights once (about 30-60 s) ...", flush=True)
-    _convert(gguf, target, digest)
-    return target
+    return _made_once(target, digest, f"Converting {GGUF_FILE} to float32 weights once (about 30-60 s) ...",
+                      progress, lambda: _convert(gguf, target, digest))
 
 
 def onnx_dir(progress: bool = False) -> Path:
@@ -99,11 +96,16 @@ def onnx_dir(progress: bool = False) -> Path:
     source = model_dir(progress)
     digest = json.loads((source / _SOURCE).read_text(encoding="utf-8"))["sha256"]
     target = source.parent / f"{source.name}-onnx-{ONNX_PRECISION}"
-    if _complete(target, digest):
-        return target
-    if progress:
-        print(f"Exporting {NAME} to {ONNX_PRECISION} ONNX once (about 20-40 s) ...", flush=True)
-    _export(source, target, digest)
+    return _made_once(target, digest, f"Exporting {NAME} to {ONNX_PRECISION} ONNX once (about 20-40 s) ...",
+                      progress, lambda: _export(source, target, digest))
+
+
+def _made_once(target: Path, digest: str, message: str, progress: bool, make: Callable[[], None]) -> Path:
+    """``target``, made by ``make`` unless a complete one from ``digest`` is there already."""
+    if not _complete(target, digest):
+        if progress:
+            print(message, flush=True)
+        make()
     return target
 
 

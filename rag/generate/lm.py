@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,11 +137,7 @@ class LocalLM:
     def truncate(self, text: str, max_tokens: int) -> str:
         """``text`` cut after its first ``max_tokens`` tokens (at a token boundary), with "…"."""
         offsets = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
-        if len(offsets) <= max_tokens:
-            return text
-        if max_tokens <= 0:
-            return ""
-        return text[: offsets[max_tokens - 1][1]].rstrip() + "…"
+        return cut_at_token(text, offsets, max_tokens)
 
     # -- generation ----------------------------------------------------------------------------
     def stream(self, prompt_ids: list[int], max_new_tokens: int) -> Iterator[str]:
@@ -218,6 +214,16 @@ class LocalLM:
         if config.eos_token_id is None:
             config.eos_token_id = self.tokenizer.eos_token_id
         return config
+
+
+def cut_at_token(text: str, offsets: Sequence[tuple[int, int]], max_tokens: int) -> str:
+    """``text`` cut after its first ``max_tokens`` tokens, given each token's character
+    ``offsets``, with "…" when anything was cut."""
+    if len(offsets) <= max_tokens:
+        return text
+    if max_tokens <= 0:
+        return ""
+    return text[: offsets[max_tokens - 1][1]].rstrip() + "…"
 
 
 def _stop_index(text: str) -> int | None:

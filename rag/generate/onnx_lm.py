@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .lm import GenerationStats, GeneratorError, _first_line, _stop_index
+from .lm import GenerationStats, GeneratorError, _first_line, _stop_index, cut_at_token
 
 CONFIG_FILE = "genai_config.json"
 
@@ -88,12 +88,7 @@ class OnnxLM:
 
     def truncate(self, text: str, max_tokens: int) -> str:
         """``text`` cut after its first ``max_tokens`` tokens (at a token boundary), with "…"."""
-        offsets = self.tokenizer.encode(text, add_special_tokens=False).offsets
-        if len(offsets) <= max_tokens:
-            return text
-        if max_tokens <= 0:
-            return ""
-        return text[: offsets[max_tokens - 1][1]].rstrip() + "…"
+        return cut_at_token(text, self.tokenizer.encode(text, add_special_tokens=False).offsets, max_tokens)
 
     # -- generation ----------------------------------------------------------------------------
     def stream(self, prompt_ids: list[int], max_new_tokens: int) -> Iterator[str]:
