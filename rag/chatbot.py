@@ -72,7 +72,8 @@ class Chatbot:
 
     def __init__(self, store: IndexStore, embedder: Embedder, config: RagConfig,
                  corpus_dir: Path | None = None, build_report: BuildReport | None = None,
-                 index_dir: Path | None = None, uploads_dir: Path | None = None):
+                 index_dir: Path | None = None, uploads_dir: Path | None = None,
+                 model_from: Chatbot | None = None):
         self.answerers = self.available_answerers(config)
         if config.answerer == "transformers" and config.answerer not in self.answerers:
             from .generate import builtin
@@ -89,7 +90,9 @@ class Chatbot:
         # beside the corpus without ever being written into the corpus folder.
         self.uploads_dir = uploads_dir
         self.build_report = build_report
-        self._use(store)
+        # ``model_from``: another bot whose generator model this one shares instead of loading
+        # its own (the page's per-visitor bots all use the one model already in memory).
+        self._use(store, getattr(model_from, "answerer", None))
         # Load the model now rather than inside the first question, so that question's
         # timings measure answering, not start-up.
         embedder.encode_queries(["warm-up"])
@@ -101,13 +104,13 @@ class Chatbot:
 
         return tuple(a for a in cls.answerers if a != "transformers" or config.generator_model or builtin.available())
 
-    def _use(self, store: IndexStore) -> None:
+    def _use(self, store: IndexStore, previous: Answerer | None = None) -> None:
         self.store = store
         self.retriever = HybridRetriever(store, self.embedder, self.config)
         # Built once per index and shared: the aliases and the answerer both consult it.
         vocabulary = CorpusVocabulary(store)
         self.aliases = CapitalAliases(vocabulary.words)
-        self.answerer: Answerer = self._make_answerer(store, vocabulary, getattr(self, "answerer", None))
+        self.answerer: Answerer = self._make_answerer(store, vocabulary, getattr(self, "answerer", previous))
 
     def _make_answerer(self, store: IndexStore, vocabulary: CorpusVocabulary,
                        previous: Answerer | None = None) -> Answerer:
@@ -141,7 +144,8 @@ class Chatbot:
     @classmethod
     def from_corpus(cls, path: str | Path = DEFAULT_CORPUS, *, index_dir: str | Path | None = None,
                     rebuild: bool = False, progress: bool = False, embedder: Embedder | None = None,
-                    uploads_dir: str | Path | None = None, **config: Any) -> Chatbot:
+                    uploads_dir: str | Path | None = None, model_from: Chatbot | None = None,
+                    **config: Any) -> Chatbot:
         """Open (building or updating as needed) the index of the corpus folder ``path``, and
         of ``uploads_dir`` when given (its files are documents ``uploads/<name>``).
 
@@ -159,7 +163,7 @@ class Chatbot:
                                    progress=progress,
                                    fix=rebuild_hint(corpus_dir, index_dir if explicit else None),
                                    extra={UPLOADS_PREFIX: uploads} if uploads is not None else None)
-        return cls(store, embedder, cfg, corpus_dir, report, index_dir, uploads)
+        return cls(store, embedder, cfg, corpus_dir, report, index_dir, uploads, model_from)
 
     def ask(self, question: str, history: Sequence[Any] | None = None, k: int | None = None,
             hybrid: bool | None = None) -> Answer:

@@ -48,9 +48,11 @@ TIMING_JS = """() => {
 
 @pytest.fixture(scope="module")
 def app(embedder, tmp_path_factory: pytest.TempPathFactory):
-    bot = make_bot(tmp_path_factory.mktemp("ui_browser"), embedder)
-    demo, url = launch(bot)
-    yield url, bot
+    """The page as `rag chat` serves it: uploads private to the visitor who adds them."""
+    root = tmp_path_factory.mktemp("ui_browser")
+    bot = make_bot(root, embedder, shared_uploads=False)
+    demo, url = launch(bot, visitors_dir=root / "visitors")
+    yield url, bot, root / "visitors"
     demo.close()
 
 
@@ -171,14 +173,15 @@ def test_empty_question_shows_a_friendly_message(page):
     assert page.locator("#chat .msg").count() == 0
 
 
-def test_uploaded_file_is_indexed_cited_and_removed(page, app, tmp_path: Path):
+def test_uploaded_file_is_indexed_cited_private_to_its_visitor_and_removed(page, browser, app, tmp_path: Path):
     source = tmp_path / "Port news (draft).md"
     source.write_text(HARBOR_DOC, encoding="utf-8")
     before = sorted(p.name for p in app[1].corpus_dir.iterdir())
     message = upload(page, source)
     assert message.startswith("Indexed 1 file(s)")
     saved = message.split(": ", 1)[1].rstrip(".")
-    assert saved == "uploads/Port_news_draft.md" and (app[1].uploads_dir / "Port_news_draft.md").is_file()
+    assert saved == "uploads/Port_news_draft.md"
+    (stored,) = app[2].glob("*/files/Port_news_draft.md")  # in this visitor's own folder
     assert sorted(p.name for p in app[1].corpus_dir.iterdir()) == before  # the corpus folder is untouched
     page.locator("#corpus").get_by_text(saved).wait_for()
     assert "6 articles indexed" in page.locator("#corpus").inner_text()
@@ -189,13 +192,28 @@ def test_uploaded_file_is_indexed_cited_and_removed(page, app, tmp_path: Path):
     cited_files = page.locator("#sources details.source .src-file").all_inner_texts()
     assert saved in cited_files
 
+    # Another visitor (another browser profile) neither sees the file nor gets answers from it.
+    other = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    other.set_default_timeout(TIMEOUT_MS)
+    other.goto(app[0])
+    other.wait_for_selector("#chat .chat-log")
+    other.wait_for_function("() => document.querySelector('#corpus')?.innerText.includes('5 articles indexed')")
+    ask(other, question)
+    assert "Aurora Quay" not in other.locator("#chat .msg.bot").last.inner_text()
+    assert saved not in other.locator("#sources").inner_text() + other.locator("#corpus").inner_text()
+    other.context.close()
+
+    # The visitor who added it keeps it across a reload (their id lives in their browser).
+    page.reload()
+    page.wait_for_function("() => document.querySelector('#corpus')?.innerText.includes('6 articles indexed')")
+
     # Removed from the page, it is gone from the folder, the index and every later answer.
     page.locator("#uploaded input").click()
     page.get_by_role("option", name=saved).click()
     page.locator("#remove-upload").click()
     page.wait_for_function("() => document.querySelector('#notice')?.innerText.includes('Removed')")
-    assert not (app[1].uploads_dir / "Port_news_draft.md").exists()
-    page.wait_for_function("() => document.querySelector('#corpus').innerText.includes('5 articles indexed')")
+    assert not stored.exists()
+    page.wait_for_function("() => document.querySelector('#corpus')?.innerText.includes('5 articles indexed')")
     ask(page, question)
     assert "Aurora Quay" not in page.locator("#chat .msg.bot").last.inner_text()
     assert saved not in page.locator("#sources").inner_text()

@@ -267,3 +267,49 @@ def test_every_article_has_a_whole_title_and_a_date_that_says_where_it_is_from(b
     assert docs["002_042ccd0105566bf1.txt"]["date_source"] == "file"  # the article gives no date
     html = render_documents(bot.documents)
     assert html.count('class="date-note"') == sum(d["date_source"] == "file" for d in docs.values())
+
+
+def test_private_uploads_answer_only_the_visitor_who_added_them(embedder, tmp_path: Path):
+    """With a visitors' folder each visitor's files get an index of their own (a copy of the
+    corpus index plus their files); the corpus index and other visitors never see them."""
+    from ui import conversations as C
+    from ui.handlers import make_handlers
+    from ui.service import ChatService
+    from ui.visitors import new_visitor_id
+
+    bot = make_bot(tmp_path, embedder, shared_uploads=False)
+    service = ChatService(bot, visitors_dir=tmp_path / "visitors")
+    h = make_handlers(service)
+    alice, bob = h["visitor_id"](None), new_visitor_id()
+    assert alice != bob and h["visitor_id"](alice) == alice and h["visitor_id"]("../../etc") != "../../etc"
+    (tmp_path / "harbour.md").write_text("# Harbour\n\nThe Port of Marisol opened Aurora Quay in 2019.\n",
+                                         encoding="utf-8")
+    notice, corpus, _, listed, kept = h["upload"]([str(tmp_path / "harbour.md")], alice, progress=lambda *a, **k: None)
+    assert "Indexed 1 file(s)" in notice["value"] and listed["choices"] == ["uploads/harbour.md"] and kept == alice
+    assert (tmp_path / "visitors" / alice / "files" / "harbour.md").is_file()
+    assert "6 articles indexed" in corpus and "5 articles indexed" in h["corpus"](bob)
+    assert h["uploads"](bob)["choices"] == [] and "uploads/harbour.md" not in bot.store.docs
+
+    def answer(visitor: str) -> str:
+        steps = list(h["respond"]("Which quay did the Port of Marisol open?", C.new_conversation(),
+                                  C.empty_store(), 5, "extractive", True, visitor))
+        return steps[-1][4]["turns"][-1]["answer"]["text"]
+
+    assert "Aurora Quay" in answer(alice)
+    assert "Aurora Quay" not in answer(bob) and "Aurora Quay" not in answer(None)
+    # Bob cannot remove Alice's file, and an upload without a visitor id is refused.
+    assert "only uploads can be removed" in h["remove"]("uploads/harbour.md", bob)[0]["value"]
+    with pytest.raises(ValueError, match="reload"):
+        service.space("x", create=True)
+    # A restarted page finds Alice's space again on disk.
+    again = ChatService(bot, visitors_dir=tmp_path / "visitors")
+    assert again.space(alice).uploads == ["uploads/harbour.md"] and again.space(bob) is again
+    h["remove"]("uploads/harbour.md", alice)
+    assert "Aurora Quay" not in answer(alice)
+
+
+def test_visitors_folder_inside_the_shared_uploads_folder_is_refused(bot):
+    from ui.service import ChatService
+
+    with pytest.raises(ValueError, match="must not be inside"):
+        ChatService(bot, visitors_dir=bot.uploads_dir / "visitors")

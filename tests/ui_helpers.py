@@ -24,23 +24,26 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def make_bot(root: Path, embedder: Any) -> Any:
-    """A Chatbot over a copy of the project's corpus, indexed under ``root``, with an uploads
-    folder of its own beside it."""
+def make_bot(root: Path, embedder: Any, shared_uploads: bool = True) -> Any:
+    """A Chatbot over a copy of the project's corpus, indexed under ``root``, with a shared
+    uploads folder of its own beside it (or none)."""
     import rag
 
     corpus = root / "corpus"
     shutil.copytree(CORPUS, corpus)
-    return rag.Chatbot.from_corpus(corpus, index_dir=root / "index", embedder=embedder, uploads_dir=root / "uploads")
+    uploads = root / "uploads" if shared_uploads else None
+    return rag.Chatbot.from_corpus(corpus, index_dir=root / "index", embedder=embedder, uploads_dir=uploads)
 
 
-def launch(bot: Any, **config: Any) -> tuple[Any, str]:
-    """Serve the page for ``bot`` on 127.0.0.1 and a free port, without blocking."""
+def launch(bot: Any, visitors_dir: Path | None = None, **config: Any) -> tuple[Any, str]:
+    """Serve the page for ``bot`` on 127.0.0.1 and a free port, without blocking; with
+    ``visitors_dir``, uploads are private to each visitor (as `rag chat` serves them)."""
     from ui.app import build_app, launch_app
     from ui.config import UIConfig
+    from ui.service import ChatService
 
     ui_config = UIConfig(port=free_port(), **config)
-    demo = build_app(bot, ui_config)
+    demo = build_app(ChatService(bot, ui_config, visitors_dir=visitors_dir))
     url = launch_app(demo, ui_config, prevent_thread_lock=True, quiet=True)
     assert url.startswith("http://127.0.0.1:"), url
     return demo, url

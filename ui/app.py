@@ -62,7 +62,10 @@ def build_app(bot: Chatbot | ChatService, config: UIConfig | None = None) -> gr.
         gr.HTML(f"<h2>{config.title}</h2>", elem_id="title", js_on_load=None)
         conv = gr.State(C.new_conversation())
         pending = gr.State(None)  # the answer being written, kept if Stop is pressed
-        store = gr.BrowserState(C.empty_store(), storage_key=config.storage_key, secret=_browser_secret())
+        secret = _browser_secret()
+        store = gr.BrowserState(C.empty_store(), storage_key=config.storage_key, secret=secret)
+        # Who the visitor is, for their private uploads: a random id kept in their browser.
+        visitor = gr.BrowserState(None, storage_key=f"{config.storage_key}-visitor", secret=secret)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 with gr.Row(elem_id="conversation-bar"):
@@ -95,19 +98,19 @@ def build_app(bot: Chatbot | ChatService, config: UIConfig | None = None) -> gr.
                     hybrid = gr.Checkbox(value=default.hybrid, label="Hybrid retrieval (dense + BM25)",
                                          elem_id="hybrid")
                 with gr.Accordion("Corpus", open=True, elem_id="corpus-panel"):
-                    corpus = gr.HTML(h["corpus"](), elem_id="corpus", js_on_load=None, max_height=360)
+                    corpus = gr.HTML(h["corpus"](None), elem_id="corpus", js_on_load=None, max_height=360)
                     files = gr.File(label=f"Add articles ({', '.join(SUPPORTED_SUFFIXES)}; "
                                           f"{config.max_upload_bytes // (1024 * 1024)} MB at most)",
                                     file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), type="filepath",
-                                    elem_id="upload", visible=service.default_bot.uploads_dir is not None)
-                    with gr.Row(visible=service.default_bot.uploads_dir is not None):
+                                    elem_id="upload", visible=service.takes_uploads)
+                    with gr.Row(visible=service.takes_uploads):
                         uploaded = gr.Dropdown(choices=service.uploads, value=None, label="Uploaded files",
                                                elem_id="uploaded", scale=3, interactive=True)
                         remove = gr.Button("Remove", size="sm", elem_id="remove-upload", scale=1, min_width=80)
 
         answering: list[Any] = []  # every event that writes an answer: what Stop cancels
         answer_io: dict[str, Any] = {
-            "fn": h["respond"], "inputs": [question, conv, store, k, answerer, hybrid],
+            "fn": h["respond"], "inputs": [question, conv, store, k, answerer, hybrid, visitor],
             "outputs": [chat, sources, notice, question, conv, store, picker, pending, send, stop],
             "show_progress": "hidden", "concurrency_limit": config.chat_concurrency, "concurrency_id": "chat",
             **private,
@@ -132,13 +135,14 @@ def build_app(bot: Chatbot | ChatService, config: UIConfig | None = None) -> gr.
         delete.click(h["delete"], inputs=[conv, store], outputs=shown, queue=False, **private)
         picker.input(h["switch"], inputs=[picker, conv, store], outputs=shown, queue=False, **private)
         answerer.change(h["switch_answerer"], inputs=answerer, outputs=notice, **private)
-        files.upload(h["upload"], inputs=files, outputs=[notice, corpus, files, uploaded], show_progress_on=files,
-                     **private)
-        remove.click(h["remove"], inputs=uploaded, outputs=[notice, corpus, uploaded], show_progress_on=remove,
-                     **private)
+        files.upload(h["upload"], inputs=[files, visitor], outputs=[notice, corpus, files, uploaded, visitor],
+                     show_progress_on=files, **private)
+        remove.click(h["remove"], inputs=[uploaded, visitor], outputs=[notice, corpus, uploaded],
+                     show_progress_on=remove, **private)
         demo.load(h["restore"], inputs=store, outputs=[conv, store, chat, sources, picker], **private)
-        demo.load(h["corpus"], outputs=corpus, **private)
-        demo.load(h["uploads"], outputs=uploaded, **private)
+        demo.load(h["visitor_id"], inputs=visitor, outputs=visitor, **private)
+        demo.load(h["corpus"], inputs=visitor, outputs=corpus, **private)
+        demo.load(h["uploads"], inputs=visitor, outputs=uploaded, **private)
         gr.api(h["ask"], api_name="ask")
     return demo
 

@@ -26,6 +26,8 @@ def register(sub: Any) -> None:
     p.add_argument("--uploads-dir", type=Path, default=None,
                    help="folder for files added on the page (default: one per corpus in the cache folder, "
                         "never the corpus folder itself)")
+    p.add_argument("--shared-uploads", action="store_true",
+                   help="files a visitor adds are answerable for every visitor (default: only for that visitor)")
     p.add_argument("--no-uploads", action="store_true", help="the page takes no files")
     p.add_argument("--max-upload-mb", type=float, default=defaults.max_upload_bytes / (1024 * 1024),
                    help="largest file the page accepts, in MB (default %(default)g)")
@@ -37,19 +39,23 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from rag.chatbot import Chatbot
     from rag.cli import answerer_options
 
+    from .service import ChatService
+
     config = UIConfig(host=args.host, port=args.port, share=args.share,
                       max_upload_bytes=int(args.max_upload_mb * 1024 * 1024))
-    uploads = None if args.no_uploads else (args.uploads_dir or default_uploads_dir(args.corpus))
-    bot = Chatbot.from_corpus(args.corpus, index_dir=args.index_dir, progress=True, uploads_dir=uploads,
+    folder = args.uploads_dir or default_uploads_dir(args.corpus)
+    shared = None if args.no_uploads or not args.shared_uploads else folder / "shared"
+    visitors = None if args.no_uploads or args.shared_uploads else folder / "visitors"
+    bot = Chatbot.from_corpus(args.corpus, index_dir=args.index_dir, progress=True, uploads_dir=shared,
                               **answerer_options(None, args.model, args.runtime))
     from .app import build_app, launch_app  # gradio is heavy: only `rag chat` pays for it
 
-    demo = build_app(bot, config)
+    demo = build_app(ChatService(bot, config, visitors_dir=visitors))
     url = launch_app(demo, config, prevent_thread_lock=True, quiet=True)
     print(f"Chat page for {len(bot.documents)} articles in {args.corpus}: {url} (Ctrl+C stops)", flush=True)
     if config.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: serving on {config.host}: anyone who can reach this machine can read and add articles",
-              flush=True)
+        reach = "read and add articles" + (" for everyone" if shared else "")
+        print(f"warning: serving on {config.host}: anyone who can reach this machine can {reach}", flush=True)
     demo.block_thread()
     return 0
 

@@ -25,6 +25,9 @@ class UIConfig:
     # Chat answers being written at the same time (a generated one holds its slot while the
     # model writes; an extractive one is ready at once and shown whole, with no made-up wait).
     chat_concurrency: int = 8
+    # With private uploads (``ChatService(..., visitors_dir=...)``, `rag chat`'s default): the
+    # visitors' spaces kept open at once; the least recently used reopen from disk on return.
+    max_visitor_spaces: int = 32
     # Where the visitor's browser keeps their conversations (localStorage, sealed with a key
     # the server keeps in its cache folder).
     storage_key: str = "newsrag-conversations"

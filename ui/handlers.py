@@ -19,6 +19,7 @@ from rag.records import Answer
 from . import conversations as C
 from .render import render_answer, render_conversation, render_documents, render_notice, render_question, render_sources
 from .service import ChatService
+from .visitors import new_visitor_id, valid_visitor_id
 
 Handler = Callable[..., Any]
 
@@ -63,22 +64,28 @@ def make_handlers(service: ChatService) -> dict[str, Handler]:
         conversation = conversation or C.new_conversation()
         return conversation, store, chat_html(conversation), sources_html(conversation), picker(store)
 
+    def visitor_id(visitor: Any) -> str:
+        """On page load: the visitor's id from their browser storage, or a new one."""
+        return valid_visitor_id(visitor) or new_visitor_id()
+
     def respond(question: str, conversation: C.Conversation, store: Any, k: float, answerer: str,
-                hybrid: bool) -> Iterator[tuple[Any, ...]]:
+                hybrid: bool, visitor: Any = None) -> Iterator[tuple[Any, ...]]:
         """Answer ``question`` in the conversation. A ready answer (extractive) is shown at
         once; a generated one grows as its sentences pass the check. Outputs: chat, sources,
         notice, question box, conversation, store, picker, pending (the partial answer), and
-        the Ask and Stop buttons (Stop in place of Ask while the answer is written)."""
+        the Ask and Stop buttons (Stop in place of Ask while the answer is written). Answered
+        from the visitor's own space when they have added files."""
         store = C.clean_store(store)
         try:
+            space = service.space(visitor)
             history = C.history(conversation)
-            waiting = Answer(service.check_question(question), "", False, complete=False)
+            waiting = Answer(space.check_question(question), "", False, complete=False)
             yield (chat_html(conversation, waiting), gr.skip(), notice(), "", gr.skip(), gr.skip(), gr.skip(),
                    C.answer_to_dict(waiting), *stop_mode())
-            if service.streams(answerer):
-                steps: Iterator[Answer] = service.stream(question, history, int(k), answerer, bool(hybrid))
+            if space.streams(answerer):
+                steps: Iterator[Answer] = space.stream(question, history, int(k), answerer, bool(hybrid))
             else:
-                steps = iter([service.ask(question, history, int(k), answerer, bool(hybrid))])
+                steps = iter([space.ask(question, history, int(k), answerer, bool(hybrid))])
             for answer in steps:
                 if not answer.complete:
                     yield (chat_html(conversation, answer), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(),
@@ -150,31 +157,38 @@ def make_handlers(service: ChatService) -> dict[str, Handler]:
         except (ValueError, RagError) as exc:
             raise gr.Error(_toast(str(exc)), print_exception=False) from None
 
-    def upload(files: list[str] | str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
-        """Add uploaded files to the index; refresh the corpus panel and the list of uploads."""
+    def upload(files: list[str] | str | None, visitor: Any = None,
+               progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        """Add uploaded files to the index (the visitor's own, with private uploads); refresh
+        the corpus panel and the list of uploads."""
         paths = [files] if isinstance(files, str) else list(files or [])
         if not paths:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        # A visitor whose id has not reached the page yet (an upload before the page's load
+        # event finished) gets theirs now; it goes back to their browser with the result.
+        visitor = visitor_id(visitor)
         try:
-            result = service.add_files(paths, lambda fraction, desc: progress(fraction, desc=desc))
+            space = service.space(visitor, create=True)
+            result = space.add_files(paths, lambda fraction, desc: progress(fraction, desc=desc))
         except (ValueError, RagError) as exc:
-            return notice(str(exc)), gr.skip(), None, gr.skip()
+            return notice(str(exc)), gr.skip(), None, gr.skip(), visitor
         kind = "info" if not result.rejected else ("warning" if result.added else "error")
-        return notice(result.message(), kind), render_documents(service.documents), None, uploads()
+        return notice(result.message(), kind), render_documents(space.documents), None, uploads(visitor), visitor
 
-    def remove(doc_id: str | None) -> tuple[Any, ...]:
-        """Remove an uploaded file from the index (and delete it)."""
+    def remove(doc_id: str | None, visitor: Any = None) -> tuple[Any, ...]:
+        """Remove an uploaded file of the visitor's from the index (and delete it)."""
         if not doc_id:
             return notice("Choose an uploaded file to remove.", "warning"), gr.skip(), gr.skip()
+        space = service.space(visitor)
         try:
-            service.remove_upload(doc_id)
+            space.remove_upload(doc_id)
         except (ValueError, RagError) as exc:
-            return notice(str(exc)), gr.skip(), uploads()
-        return notice(f"Removed {doc_id}: no answer will cite it.", "info"), render_documents(service.documents), \
-            uploads()
+            return notice(str(exc)), gr.skip(), uploads(visitor)
+        return notice(f"Removed {doc_id}: no answer will cite it.", "info"), render_documents(space.documents), \
+            uploads(visitor)
 
-    def uploads() -> Any:
-        names = service.uploads
+    def uploads(visitor: Any = None) -> Any:
+        names = service.space(visitor).uploads
         return gr.update(choices=names, value=names[0] if names else None)
 
     def switch_answerer(name: str) -> Any:
@@ -185,11 +199,11 @@ def make_handlers(service: ChatService) -> dict[str, Handler]:
             return notice(str(exc))
         return notice(f"Answerer: {name}.", "info")
 
-    def corpus() -> str:
-        return render_documents(service.documents)
+    def corpus(visitor: Any = None) -> str:
+        return render_documents(service.space(visitor).documents)
 
-    return {"restore": restore, "respond": respond, "stop": stop, "take_last": take_last, "clear": clear,
-            "new_chat": new_chat, "switch": switch, "delete": delete, "ask": ask, "upload": upload,
+    return {"restore": restore, "visitor_id": visitor_id, "respond": respond, "stop": stop, "take_last": take_last,
+            "clear": clear, "new_chat": new_chat, "switch": switch, "delete": delete, "ask": ask, "upload": upload,
             "remove": remove, "uploads": uploads, "switch_answerer": switch_answerer, "corpus": corpus}
 
 

@@ -1,9 +1,11 @@
 """What the page does, without Gradio: answer, stream, switch answerer, add and remove files.
 
-One ``ChatService`` is shared by every visitor of the page: the corpus and its index are
-one folder on disk, so an upload is answerable for everyone. Uploads go to the bot's
-uploads folder (``rag chat`` keeps one per corpus in the cache folder), never into the
-corpus folder, so the seed articles can be neither overwritten nor removed from the page.
+One ``ChatService`` serves every visitor of the page. Uploads are private by default: a
+service made with ``visitors_dir`` gives each visitor who adds a file a space of their own
+(``ui.visitors``), itself a ChatService over the corpus plus that visitor's files, found by
+``space(visitor)``. Without it, uploads go to the bot's own uploads folder and every visitor
+answers from them. Either way they never go into the corpus folder, so the seed articles
+can be neither overwritten nor removed from the page.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from index import BuildReport
+from index import BuildReport, open_index, rebuild_hint
 from rag.chatbot import UPLOADS_PREFIX, Chatbot, validate_question
 from rag.records import Answer
 
 from .config import UIConfig
 from .upload import UploadError, save_upload
+from .visitors import VisitorSpaces, copy_index, valid_visitor_id
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +52,51 @@ class UploadResult:
 class ChatService:
     """Chatbots per answerer backend over one corpus, safe to call from many threads."""
 
-    def __init__(self, bot: Chatbot, config: UIConfig | None = None, factory: BotFactory | None = None):
+    def __init__(self, bot: Chatbot, config: UIConfig | None = None, factory: BotFactory | None = None,
+                 visitors_dir: Path | None = None, lock: threading.RLock | None = None):
         self.config = config or UIConfig()
         self._bots: dict[str, Chatbot] = {bot.config.answerer: bot}
         self._default = bot.config.answerer
         self._factory = factory or (lambda name: _sibling(bot, name))
         # Held for each step of an answer and for a refresh, which swaps the index under
-        # every bot: a question never sees half an old index and half a new one.
-        self._lock = threading.Lock()
+        # every bot: a question never sees half an old index and half a new one. Visitors'
+        # spaces share it, and with it the one generator model, which is never run twice at once.
+        self._lock = lock or threading.RLock()
+        if visitors_dir is not None and bot.uploads_dir is not None and \
+                Path(visitors_dir).resolve().is_relative_to(bot.uploads_dir.resolve()):
+            # The shared folder is indexed with its subfolders: visitors' files would leak into it.
+            raise ValueError(f"the visitors' folder {visitors_dir} must not be inside the shared uploads folder")
+        self._visitors = VisitorSpaces(visitors_dir, self._open_space, self.config.max_visitor_spaces) \
+            if visitors_dir is not None else None
+
+    @property
+    def takes_uploads(self) -> bool:
+        """Whether the page offers to add files (to a visitor's space, or to the shared folder)."""
+        return self._visitors is not None or self.default_bot.uploads_dir is not None
+
+    def space(self, visitor: object = None, create: bool = False) -> ChatService:
+        """Where ``visitor``'s questions and uploads go: with private uploads, their own space
+        once they have one (``create`` makes it, for an upload); otherwise this service."""
+        if self._visitors is None:
+            return self
+        if create and valid_visitor_id(visitor) is None:
+            raise ValueError("The page lost track of who you are: reload it, then add the file again.")
+        with self._lock:
+            return self._visitors.get(visitor, create) or self
+
+    def _open_space(self, files: Path, index_dir: Path) -> ChatService:
+        """A visitor's space: the corpus and ``files``, indexed in ``index_dir`` (first a copy
+        of the corpus index, so that only the visitor's files are embedded)."""
+        base = self.default_bot
+        if base.corpus_dir is None:
+            raise ValueError("Private uploads need a page made from a corpus folder.")
+        if not index_dir.exists() and base.index_dir is not None and base.index_dir.is_dir():
+            copy_index(base.index_dir, index_dir)
+        extra = {UPLOADS_PREFIX: files}
+        store, report = open_index(base.corpus_dir, index_dir, base.config.index, base.embedder,
+                                   fix=rebuild_hint(base.corpus_dir, index_dir), extra=extra)
+        bot = Chatbot(store, base.embedder, base.config, base.corpus_dir, report, index_dir, files, model_from=base)
+        return ChatService(bot, self.config, lambda name: _sibling(bot, name, self.bot(name)), lock=self._lock)
 
     @property
     def answerers(self) -> tuple[str, ...]:
@@ -182,7 +222,8 @@ class ChatService:
         return report
 
 
-def _sibling(bot: Chatbot, answerer: str) -> Chatbot:
-    """A chatbot for another answerer over the same index (nothing is re-embedded)."""
+def _sibling(bot: Chatbot, answerer: str, model_from: Chatbot | None = None) -> Chatbot:
+    """A chatbot for another answerer over the same index (nothing is re-embedded), sharing
+    the generator model of ``model_from`` when given."""
     return Chatbot(bot.store, bot.embedder, replace(bot.config, answerer=answerer), bot.corpus_dir,
-                   bot.build_report, bot.index_dir, bot.uploads_dir)
+                   bot.build_report, bot.index_dir, bot.uploads_dir, model_from)
