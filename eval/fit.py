@@ -87,15 +87,16 @@ class Parts(NamedTuple):
 
 def _bot_parts(corpus: Path, index_dir: Path) -> Parts:
     """The retrieval half of a Chatbot (a Chatbot itself would need the selector being fitted)."""
-    from index import SentenceTransformerEmbedder, open_index, rebuild_hint
+    from index import open_index, rebuild_hint
     from rag.answer.features import Featurizer
     from rag.answer.vocabulary import CorpusVocabulary
+    from rag.chatbot import make_embedder
     from rag.config import RagConfig
     from rag.retrieve.aliases import CapitalAliases
     from rag.retrieve.retriever import HybridRetriever
 
     cfg = RagConfig()
-    embedder = SentenceTransformerEmbedder(cfg.index.model, cfg.index.device, cfg.index.batch_size)
+    embedder = make_embedder(cfg)
     store, _ = open_index(corpus, index_dir, cfg.index, embedder, fix=rebuild_hint(corpus, index_dir))
     vocabulary = CorpusVocabulary(store)
     return Parts(cfg, embedder, store, HybridRetriever(store, embedder, cfg), vocabulary,

@@ -1,4 +1,9 @@
-"""Sentence embeddings with sentence-transformers, loaded from a local directory only."""
+"""Sentence embeddings with sentence-transformers, loaded from a local directory only.
+
+Documents are embedded with sentence-transformers (torch). Questions, with ``onnx_cache``
+given, go through an ONNX export of the same model (``index.onnx_encoder``): no torch is
+imported to answer, and the vectors are the same to within float rounding.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import numpy as np
 from .config import DEFAULT_MODEL
 from .errors import ModelError
 from .hashing import file_sha256
+from .onnx_encoder import OnnxEncoder, export_onnx, onnx_folder, read_record, supported
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +75,19 @@ class SentenceTransformerEmbedder:
     checked against the expected one for the default model; a mismatch raises ModelError.
     """
 
-    def __init__(self, model: str = DEFAULT_MODEL, device: str = "cpu", batch_size: int = 32):
+    def __init__(self, model: str = DEFAULT_MODEL, device: str = "cpu", batch_size: int = 32,
+                 onnx_cache: Path | None = None, query_threads: int = 1):
         self.name = model
         self.device = device
         self.batch_size = batch_size
         self._is_default = model == DEFAULT_MODEL
         self._model = None
         self._hash: str | None = DEFAULT_WEIGHTS_SHA256 if self._is_default else None
+        # Questions through ONNX Runtime when a cache folder for the export is given; None
+        # (or a model the export cannot reproduce) keeps them on sentence-transformers.
+        self._onnx_cache = Path(onnx_cache) if onnx_cache is not None else None
+        self._onnx: OnnxEncoder | bool | None = None  # False: tried, not available
+        self.query_threads = max(1, query_threads)
         # Per-instance cache: a question asked again (retry, eval rerun) skips the encoder.
         self._query_vector = lru_cache(maxsize=256)(self._encode_one)
 
@@ -97,7 +109,42 @@ class SentenceTransformerEmbedder:
     def dimension(self) -> int:
         if self._is_default and self._model is None:
             return DEFAULT_DIMENSION  # known without loading the model
+        if self._model is None and isinstance(encoder := self._query_encoder(), OnnxEncoder):
+            return encoder.dimension
         return int(self._load().get_embedding_dimension())
+
+    @property
+    def query_backend(self) -> str:
+        """What encodes questions: "onnx" (ONNX Runtime) or "torch" (sentence-transformers)."""
+        return "onnx" if isinstance(self._query_encoder(), OnnxEncoder) else "torch"
+
+    def _query_encoder(self) -> OnnxEncoder | None:
+        """The ONNX question encoder, exported on first use (once: it is cached)."""
+        if self._onnx is None:
+            self._onnx = False
+            if self._onnx_cache is not None and supported(self.model_dir):
+                self._onnx = self._open_onnx(onnx_folder(self._onnx_cache, self.name, self.weights_hash))
+        return self._onnx or None
+
+    def _open_onnx(self, folder: Path) -> OnnxEncoder | bool:
+        """The cached export, made (again, when missing or damaged) as needed; False when the
+        model cannot be exported, and questions stay on sentence-transformers."""
+        for attempt in range(2):
+            record = read_record(folder, self.weights_hash)
+            try:
+                if record is None or attempt:
+                    log.info("exporting %s to ONNX for the question path (once)", self.name)
+                    export_onnx(self.model_dir, folder, self.weights_hash, self._torch_dimension())
+                    record = read_record(folder, self.weights_hash)
+                if record is not None:
+                    return OnnxEncoder(folder, record, self.query_threads)
+            except ModelError as exc:
+                log.warning("%s", exc)
+        log.warning("questions are encoded with sentence-transformers: no usable ONNX export of %s", self.name)
+        return False
+
+    def _torch_dimension(self) -> int:
+        return DEFAULT_DIMENSION if self._is_default else int(self._load().get_embedding_dimension())
 
     def _load(self):
         if self._model is not None:
@@ -150,8 +197,13 @@ class SentenceTransformerEmbedder:
             return self._encode([], False)
         return np.stack([self._query_vector(t) for t in texts])
 
+    def clear_query_cache(self) -> None:
+        """Forget the cached question vectors (a benchmark times the encoder, not the cache)."""
+        self._query_vector.cache_clear()
+
     def _encode_one(self, text: str) -> np.ndarray:
-        vector = self._encode([text], False)[0]
+        encoder = self._query_encoder()
+        vector = encoder.encode([text])[0] if encoder is not None else self._encode([text], False)[0]
         vector.setflags(write=False)  # cached: callers must not modify it
         return vector
 

@@ -2,18 +2,50 @@
 
 from __future__ import annotations
 
+import json
+import os
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 QUESTIONS_FILE = Path(__file__).parent / "data" / "bench_questions.txt"
-_COLD_RUNS = 3
+_COLD_RUNS = 5
 _WARMUP = 3
+# A fresh process that answers one question on a built index and reports how long each step
+# of its start took: importing the package, opening the index, loading the question encoder,
+# making the answerer (vocabulary, BM25, features), and the question itself.
+_COLD_SCRIPT = """
+import json, sys, time
+t0 = time.perf_counter()
+import rag
+from index import open_index
+from rag.chatbot import Chatbot, make_embedder
+t1 = time.perf_counter()
+config = rag.RagConfig.from_kwargs(**json.loads(sys.argv[3]))
+embedder = make_embedder(config)
+store, _ = open_index(sys.argv[1], sys.argv[2], config.index, embedder)
+t2 = time.perf_counter()
+embedder.encode_queries(["warm-up"])
+t3 = time.perf_counter()
+bot = Chatbot(store, embedder, config, sys.argv[1])
+t4 = time.perf_counter()
+bot.ask(sys.argv[4])
+t5 = time.perf_counter()
+# VmHWM, the high-water mark of this program's own memory (ru_maxrss keeps the forking
+# parent's across exec).
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(json.dumps({"peak_rss_mb": hwm / 1024,
+                  "import_s": t1 - t0, "index_open_s": t2 - t1, "model_load_s": t3 - t2,
+                  "answerer_init_s": t4 - t3, "first_question_s": t5 - t4,
+                  "torch_imported": "torch" in sys.modules}))
+"""
 
 
 def load_questions(path: Path | None = None) -> list[str]:
@@ -39,6 +71,32 @@ def _peak_rss_mb() -> float:
     return max(own, children) / 1024
 
 
+def _latencies(bot: Any, questions: list[str]) -> list[float]:
+    """Milliseconds per question, one after another, each question's vector computed anew."""
+    getattr(bot.embedder, "clear_query_cache", lambda: None)()
+    out = []
+    for q in questions:
+        started = time.perf_counter()
+        bot.ask(q)
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+@contextmanager
+def _busy_cores() -> Iterator[int]:
+    """Every core kept busy by another process (``yes > /dev/null`` each), as when other work
+    shares the machine; yields how many."""
+    count = os.cpu_count() or 1
+    procs = [subprocess.Popen(["yes"], stdout=subprocess.DEVNULL) for _ in range(count)]
+    try:
+        time.sleep(0.5)  # let them take the cores
+        yield count
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
 def run_bench(corpus_dir: Path, questions_file: Path | None = None, answerer: str = "extractive",
               generator_model: str | None = None, generator_runtime: str = "auto") -> dict[str, Any]:
     """Run every measurement on ``corpus_dir`` and return the figures.
@@ -46,10 +104,10 @@ def run_bench(corpus_dir: Path, questions_file: Path | None = None, answerer: st
     With ``answerer="transformers"`` the figures add the generator's load time, its prefill
     and decode rates, and the time from a question to its first checked text.
     """
-    from index import IndexConfig, SentenceTransformerEmbedder, open_index
+    from index import IndexConfig, open_index
     from index.chunking import embedding_text
 
-    from .chatbot import Chatbot
+    from .chatbot import Chatbot, make_embedder
     from .config import RagConfig
     from .paths import default_index_dir
 
@@ -57,7 +115,7 @@ def run_bench(corpus_dir: Path, questions_file: Path | None = None, answerer: st
     if len(questions) < 50:
         raise ValueError(f"the bench needs at least 50 questions, {questions_file} has {len(questions)}")
     config = RagConfig(answerer=answerer, generator_model=generator_model, generator_runtime=generator_runtime)
-    embedder = SentenceTransformerEmbedder(config.index.model)
+    embedder = make_embedder(config)
     started = time.perf_counter()
     embedder.count_tokens("warm up")  # loads the model
     model_load_s = time.perf_counter() - started
@@ -75,16 +133,25 @@ def run_bench(corpus_dir: Path, questions_file: Path | None = None, answerer: st
         embedder.encode_documents(texts)
     embed_chunks_per_s = rounds * len(texts) / (time.perf_counter() - started)
 
-    # Cold start: a fresh `rag ask` process against the cached index, start to printed answer.
+    # Cold start: a fresh `rag ask` process against the cached index, start to printed answer,
+    # and the same start split into its steps (another fresh process each time).
     open_index(corpus_dir, default_index_dir(corpus_dir), IndexConfig(), embedder)
-    cold = []
+    cold, steps = [], []
     answerer_args = ["--answerer", answerer, "--runtime", generator_runtime] + (
         ["--model", generator_model] if generator_model else [])
+    options = {"answerer": answerer, "generator_model": generator_model, "generator_runtime": generator_runtime}
     for i in range(_COLD_RUNS):
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "rag", "ask", questions[i], "--corpus", str(corpus_dir),
                         *answerer_args], check=True, capture_output=True)
         cold.append(time.perf_counter() - started)
+        out = subprocess.run([sys.executable, "-c", _COLD_SCRIPT, str(corpus_dir),
+                              str(default_index_dir(corpus_dir)), json.dumps(options), questions[i]],
+                             check=True, capture_output=True, text=True).stdout
+        steps.append(json.loads(out.strip().splitlines()[-1]))
+    cold_steps = {key: round(statistics.median(s[key] for s in steps), 3) for key in steps[0] if key.endswith("_s")}
+    # Measured inside the question process (Linux's VmHWM).
+    ask_rss_mb = max(s["peak_rss_mb"] for s in steps)
 
     started = time.perf_counter()
     bot = Chatbot(store, embedder, config, corpus_dir)
@@ -96,20 +163,24 @@ def run_bench(corpus_dir: Path, questions_file: Path | None = None, answerer: st
                       **_time_generation(bot, questions)}
         latencies = generation.pop("latencies")
     else:
-        generation, latencies = {}, []
-        for q in questions:
-            started = time.perf_counter()
-            bot.ask(q)
-            latencies.append((time.perf_counter() - started) * 1000)
+        generation, latencies = {}, _latencies(bot, questions)
+        with _busy_cores() as busy:
+            loaded = _latencies(bot, questions)
+        generation = {"warm_busy_p50_ms": round(percentile(loaded, 50), 2),
+                      "warm_busy_p95_ms": round(percentile(loaded, 95), 2), "busy_processes": busy}
 
     return {
         "cold_start_s": round(statistics.median(cold), 3),
+        **{f"cold_{key}": value for key, value in cold_steps.items()},
+        "cold_torch_imported": any(s["torch_imported"] for s in steps),
+        "ask_peak_rss_mb": round(ask_rss_mb, 1),
+        "query_encoder": bot.embedder.query_backend if hasattr(bot.embedder, "query_backend") else "torch",
         "build_s": round(build_s, 3),
         "warm_p50_ms": round(percentile(latencies, 50), 2),
         "warm_p95_ms": round(percentile(latencies, 95), 2),
         "embed_chunks_per_s": round(embed_chunks_per_s, 1),
         "peak_rss_mb": round(_peak_rss_mb(), 1),
-        "model_load_s": round(model_load_s, 3),
+        "document_model_load_s": round(model_load_s, 3),
         "questions": len(latencies),
         "chunks": len(store.chunks),
         **generation,
@@ -155,13 +226,24 @@ def print_table(results: dict[str, Any]) -> None:
     from rich.table import Table
 
     labels = {
-        "cold_start_s": "cold start of `rag ask` (s, median of 3)",
+        "cold_start_s": "cold start of `rag ask` (s, median of 5)",
+        "cold_import_s": "… import of the package (s)",
+        "cold_index_open_s": "… opening the index (s)",
+        "cold_model_load_s": "… loading the question encoder (s)",
+        "cold_answerer_init_s": "… making the answerer (s)",
+        "cold_first_question_s": "… the first question (s)",
+        "cold_torch_imported": "torch imported to answer",
+        "ask_peak_rss_mb": "peak RSS of a cold question process (MiB, the largest of 5)",
+        "query_encoder": "question encoder",
         "build_s": "index build of the corpus (s, model loaded)",
         "warm_p50_ms": "warm latency p50 (ms)",
         "warm_p95_ms": "warm latency p95 (ms)",
+        "warm_busy_p50_ms": "warm latency p50, every core busy with other work (ms)",
+        "warm_busy_p95_ms": "warm latency p95, every core busy with other work (ms)",
+        "busy_processes": "processes keeping the cores busy",
         "embed_chunks_per_s": "embedding throughput (passages/s)",
-        "peak_rss_mb": "peak RSS (MiB)",
-        "model_load_s": "embedding model load (s)",
+        "peak_rss_mb": "peak RSS of the bench (MiB)",
+        "document_model_load_s": "document embedding model load, torch (s)",
         "questions": "questions timed",
         "chunks": "passages in the index",
         "generator_runtime": "generator runtime",

@@ -15,12 +15,13 @@ from .answer.draft import Draft, compose
 from .answer.extractive import ExtractiveAnswerer
 from .answer.vocabulary import CorpusVocabulary
 from .config import RagConfig
-from .paths import DEFAULT_CORPUS, default_index_dir
+from .paths import DEFAULT_CORPUS, cache_root, default_index_dir
 from .records import Answer, Passage
 from .retrieve.aliases import CapitalAliases
 from .retrieve.decompose import merge_drafts, split_question
 from .retrieve.followup import normalise_history, resolve_followup
 from .retrieve.retriever import HybridRetriever
+from .threads import pin_query_threads
 from .verify.citations import number_records
 
 # Documents of a bot's uploads folder have ids under this prefix ("uploads/notes.md").
@@ -90,6 +91,7 @@ class Chatbot:
         # beside the corpus without ever being written into the corpus folder.
         self.uploads_dir = uploads_dir
         self.build_report = build_report
+        pin_query_threads(config.query_threads)
         # ``model_from``: another bot whose generator model this one shares instead of loading
         # its own (the page's per-visitor bots all use the one model already in memory).
         self._use(store, getattr(model_from, "answerer", None))
@@ -156,8 +158,7 @@ class Chatbot:
         corpus_dir = Path(path)
         explicit = index_dir is not None
         index_dir = Path(index_dir) if explicit else default_index_dir(corpus_dir)
-        embedder = embedder or SentenceTransformerEmbedder(cfg.index.model, cfg.index.device,
-                                                           cfg.index.batch_size)
+        embedder = embedder or make_embedder(cfg)
         uploads = Path(uploads_dir) if uploads_dir is not None else None
         store, report = open_index(corpus_dir, index_dir, cfg.index, embedder, rebuild=rebuild,
                                    progress=progress,
@@ -281,3 +282,11 @@ def _interleave(rankings: list[list[Passage]]) -> list[Passage]:
                 seen.add(ranking[rank].chunk_id)
                 out.append(ranking[rank])
     return out
+
+
+def make_embedder(config: RagConfig) -> SentenceTransformerEmbedder:
+    """The embedder a Chatbot asks questions with: documents on sentence-transformers,
+    questions through the cached ONNX export unless ``config.query_encoder`` is "torch"."""
+    onnx = cache_root() / "models" if config.query_encoder == "onnx" else None
+    return SentenceTransformerEmbedder(config.index.model, config.index.device, config.index.batch_size,
+                                       onnx_cache=onnx, query_threads=config.query_threads)

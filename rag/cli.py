@@ -48,8 +48,8 @@ def _add_answerer_args(p: argparse.ArgumentParser) -> None:
 def answerer_options(answerer: str | None = None, model: str | None = None, runtime: str | None = None,
                      environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Config for the answerer chosen on the command line, else by RAG_ANSWERER,
-    RAG_GENERATOR_MODEL and RAG_GENERATOR_RUNTIME; only what was given, so RagConfig's
-    defaults apply otherwise."""
+    RAG_GENERATOR_MODEL and RAG_GENERATOR_RUNTIME, and the question path's RAG_QUERY_THREADS;
+    only what was given, so RagConfig's defaults apply otherwise."""
     environ = os.environ if environ is None else environ
     options: dict[str, Any] = {}
     if answerer := answerer or environ.get("RAG_ANSWERER"):
@@ -58,6 +58,10 @@ def answerer_options(answerer: str | None = None, model: str | None = None, runt
         options["generator_model"] = model
     if runtime := runtime or environ.get("RAG_GENERATOR_RUNTIME"):
         options["generator_runtime"] = runtime
+    if threads := environ.get("RAG_QUERY_THREADS"):
+        if not threads.isdigit():
+            raise ValueError(f"RAG_QUERY_THREADS must be a whole number of threads, got {threads!r}")
+        options["query_threads"] = int(threads)
     return options
 
 

@@ -78,6 +78,14 @@ class RagConfig:
     generator_runtime: str = "auto"
     # Intra-op threads of the ONNX runtime; 0 leaves ONNX Runtime's default (the cores).
     generator_threads: int = 0
+    # -- one question -------------------------------------------------------------------------
+    # What encodes questions: "onnx" (ONNX Runtime over an export of the embedding model, made
+    # once and cached; no torch to answer) or "torch" (sentence-transformers).
+    query_encoder: str = "onnx"
+    # Threads one question uses (question encoder, FAISS, numpy's BLAS). A single small
+    # question gains nothing from more, and with other work on the cores more threads only
+    # wait on each other; index builds and document embedding still use every core.
+    query_threads: int = 1
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
@@ -96,6 +104,10 @@ class RagConfig:
             raise ValueError(f"generator_runtime must be 'auto', 'onnx' or 'torch', got {self.generator_runtime!r}")
         if self.unsupported_policy not in ("drop", "flag"):
             raise ValueError(f"unsupported_policy must be 'drop' or 'flag', got {self.unsupported_policy!r}")
+        if self.query_encoder not in ("onnx", "torch"):
+            raise ValueError(f"query_encoder must be 'onnx' or 'torch', got {self.query_encoder!r}")
+        if self.query_threads < 1:
+            raise ValueError(f"query_threads must be >= 1, got {self.query_threads}")
         if self.generator_fallback not in ("extractive", "refuse"):
             raise ValueError(f"generator_fallback must be 'extractive' or 'refuse', got {self.generator_fallback!r}")
 

@@ -85,10 +85,13 @@ def small_corpus(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def embedder():
-    """The real all-MiniLM-L6-v2 model, loaded once for the whole session."""
-    from index import SentenceTransformerEmbedder
+    """The real all-MiniLM-L6-v2 model, loaded once for the whole session, as a Chatbot makes
+    it: documents on sentence-transformers, questions through its ONNX export (made once in
+    the run's own cache folder)."""
+    from rag.chatbot import make_embedder
+    from rag.config import RagConfig
 
-    return SentenceTransformerEmbedder()
+    return make_embedder(RagConfig())
 
 
 @pytest.fixture(scope="session")

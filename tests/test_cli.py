@@ -120,3 +120,12 @@ def test_unreadable_file_is_skipped_with_a_warning_and_the_rest_indexed(tmp_path
     assert main(["index", "--corpus", str(corpus_copy), "--index-dir", str(tmp_path / "i")]) == 0
     captured = capsys.readouterr()
     assert "Indexed 5 documents" in captured.out and "1 skipped" in captured.out
+
+
+def test_query_threads_come_from_the_environment_and_a_bad_value_is_one_clear_error():
+    from rag.cli import answerer_options
+
+    assert answerer_options(environ={"RAG_QUERY_THREADS": "2"}) == {"query_threads": 2}
+    assert answerer_options(environ={}) == {}
+    with pytest.raises(ValueError, match="RAG_QUERY_THREADS must be a whole number"):
+        answerer_options(environ={"RAG_QUERY_THREADS": "two"})

@@ -60,7 +60,9 @@ class HybridRetriever:
         """Passages ranked by their single best-matching sentence."""
         if n < 1 or not len(self._sentence_rows):
             return []
-        sims = self.store.sentence_vectors[self._sentence_rows] @ query_vector
+        # Score every sentence once, in place, then gather per passage: indexing the matrix
+        # first would copy all the sentence vectors on every question.
+        sims = (self.store.sentence_vectors @ query_vector)[self._sentence_rows]
         best = np.full(len(self.store.chunks), -np.inf)
         np.maximum.at(best, self._sentence_owner, sims)
         order = np.argsort(-best, kind="stable")[:n]
