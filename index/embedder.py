@@ -1,8 +1,9 @@
 """Sentence embeddings with sentence-transformers, loaded from a local directory only.
 
-Documents are embedded with sentence-transformers (torch). Questions, with ``onnx_cache``
-given, go through an ONNX export of the same model (``index.onnx_encoder``): no torch is
-imported to answer, and the vectors are the same to within float rounding.
+With ``onnx_cache`` given, questions and documents go through an ONNX export of the same
+model (``index.onnx_encoder``): no torch is imported to answer or to index once the export
+exists, and the vectors are sentence-transformers' to within float rounding. Without it (or
+for a model the export cannot reproduce), sentence-transformers does the work.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ DEFAULT_DIMENSION = 384
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 # Show a progress bar only when encoding takes long enough to wonder about.
 _PROGRESS_MIN_TEXTS = 256
+# Texts per ONNX batch when embedding documents. Batches are sorted by length, so little is
+# padded; from 4 to 32 the rate changed little here (61-66 passages/s on 2 cores).
+_ONNX_BATCH = 16
 
 
 class Embedder(Protocol):
@@ -87,6 +91,7 @@ class SentenceTransformerEmbedder:
         # (or a model the export cannot reproduce) keeps them on sentence-transformers.
         self._onnx_cache = Path(onnx_cache) if onnx_cache is not None else None
         self._onnx: OnnxEncoder | bool | None = None  # False: tried, not available
+        self._batch_onnx: OnnxEncoder | None = None  # the same graph on every core, for builds
         self.query_threads = max(1, query_threads)
         # Per-instance cache: a question asked again (retry, eval rerun) skips the encoder.
         self._query_vector = lru_cache(maxsize=256)(self._encode_one)
@@ -172,6 +177,8 @@ class SentenceTransformerEmbedder:
 
     def count_tokens(self, text: str) -> int:
         """Word pieces in ``text`` by the model's own tokenizer, without special tokens."""
+        if (encoder := self._query_encoder()) is not None:
+            return encoder.count_tokens(text)  # the same tokenizer.json, without loading torch
         tokenizer = self._load().tokenizer
         return len(tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
 
@@ -188,8 +195,17 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), -1)
 
     def encode_documents(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        """Encode passages in batches; always a 2-D float32 array, one row per text."""
-        return self._encode(texts, progress)
+        """Encode passages in batches; always a 2-D float32 array, one row per text. Through
+        the ONNX export on every core when there is one (about twice sentence-transformers'
+        rate on a CPU, measured), else sentence-transformers."""
+        if not texts or self._query_encoder() is None:
+            return self._encode(texts, progress)
+        if self._batch_onnx is None:
+            folder = onnx_folder(self._onnx_cache, self.name, self.weights_hash)  # type: ignore[arg-type]
+            if (record := read_record(folder, self.weights_hash)) is None:
+                return self._encode(texts, progress)
+            self._batch_onnx = OnnxEncoder(folder, record, os.cpu_count() or 1)
+        return self._batch_onnx.encode_many(list(texts), _ONNX_BATCH, progress and len(texts) >= _PROGRESS_MIN_TEXTS)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Encode questions; a repeated question is served from a small cache."""

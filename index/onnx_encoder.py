@@ -137,11 +137,33 @@ class OnnxEncoder:
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.enable_truncation(int(record["max_length"]))
         self._tokenizer.enable_padding()
+        self._counter = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self._counter.no_truncation()
+        self._counter.no_padding()
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, threads)
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         self._session = ort.InferenceSession(str(folder / ONNX_FILE), options, providers=["CPUExecutionProvider"])
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces in ``text``, without special tokens and without truncation."""
+        return len(self._counter.encode(text, add_special_tokens=False).ids)
+
+    def encode_many(self, texts: Sequence[str], batch_size: int = 16, progress: bool = False) -> np.ndarray:
+        """Vectors of many texts, in batches of similar length (little padding to compute),
+        returned in the order given."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        bar = _progress(len(texts)) if progress else None
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            out[rows] = self.encode([texts[i] for i in rows])
+            if bar is not None:
+                bar.update(len(rows))
+        if bar is not None:
+            bar.close()
+        return out
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised float32 vectors, one row per text."""
@@ -153,3 +175,9 @@ class OnnxEncoder:
         types = np.array([e.type_ids for e in encoded], dtype=np.int64)
         (vectors,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _progress(total: int) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="Embedding", unit="text", dynamic_ncols=True)

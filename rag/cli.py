@@ -115,13 +115,15 @@ def _open_bot(args: argparse.Namespace, progress: bool = False, **config: Any):
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from index import IndexConfig, SentenceTransformerEmbedder, open_index, rebuild_hint
+    from index import IndexConfig, open_index, rebuild_hint
 
+    from .chatbot import make_embedder
+    from .config import RagConfig
     from .paths import default_index_dir
 
     config = IndexConfig()
     index_dir = args.index_dir or default_index_dir(args.corpus)
-    embedder = SentenceTransformerEmbedder(config.model, config.device, config.batch_size)
+    embedder = make_embedder(RagConfig(index=config))
     store, report = open_index(args.corpus, index_dir, config, embedder, rebuild=args.rebuild,
                                progress=True, fix=rebuild_hint(args.corpus, args.index_dir))
     counts = store.manifest["counts"]

@@ -24,12 +24,24 @@ def test_onnx_question_vectors_match_sentence_transformers_on_the_corpus(embedde
     assert embedder.query_backend == "onnx"
     sentences = corpus_sentences(bot.store)
     assert len(sentences) > 90  # every sentence of the five articles
-    torch_vectors = embedder.encode_documents(sentences)  # sentence-transformers (torch)
+    torch_vectors = embedder._encode(sentences, False)  # sentence-transformers (torch)
     onnx_vectors = embedder._query_encoder().encode(sentences)  # one batch, padded
     one_by_one = np.stack([embedder._query_encoder().encode([s])[0] for s in sentences[:40]])
     assert (torch_vectors * onnx_vectors).sum(axis=1).min() >= 0.999
     assert (torch_vectors[:40] * one_by_one).sum(axis=1).min() >= 0.999
     assert np.allclose(np.linalg.norm(onnx_vectors, axis=1), 1.0, atol=1e-4)
+
+
+def test_documents_are_embedded_and_counted_through_the_export_alike(embedder, bot):
+    """Index builds use the same graph on every core: the same vectors, the same token counts."""
+    from index.chunking import embedding_text
+
+    passages = [embedding_text(bot.store.docs[c.doc_id].title, c.text) for c in bot.store.chunks]
+    assert (embedder.encode_documents(passages) * embedder._encode(passages, False)).sum(axis=1).min() >= 0.999
+    tokenizer = embedder._load().tokenizer
+    for text in passages + corpus_sentences(bot.store)[:50]:
+        assert embedder.count_tokens(text) == len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    assert np.allclose(bot.store.chunk_vectors, embedder.encode_documents(passages), atol=1e-4)
 
 
 def test_the_export_is_cached_with_its_own_sha256_and_a_damaged_one_is_made_again(embedder, tmp_path: Path):
