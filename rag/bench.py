@@ -220,8 +220,8 @@ def _time_generation(bot: Any, questions: list[str]) -> dict[str, Any]:
     }
 
 
-def print_table(results: dict[str, Any]) -> None:
-    """The figures as a table on stdout."""
+def print_table(results: dict[str, Any], title: str = "rag bench") -> None:
+    """The figures as a table on stdout (every figure; the known ones with their label)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -254,7 +254,14 @@ def print_table(results: dict[str, Any]) -> None:
         "prompt_tokens_mean": "prompt tokens per generation (mean)",
         "time_to_first_text_ms": "time to first checked text on screen p50 (ms)",
     }
-    table = Table(title="rag bench")
+    labels.update({
+        "passages": "passages indexed", "documents": "documents", "synthetic_vectors": "vectors synthesised",
+        "build_s": "index build (s)", "build_rate_per_s": "build rate (passages/s)", "disk_mb": "index on disk (MiB)",
+        "rss_mb": "resident memory, opened (MiB)", "open_s": "open the index in a fresh process (s)",
+        "p50_ms": "per-question p50 (ms)", "p95_ms": "per-question p95 (ms)",
+        "recall_at_10": "vector search recall@10 vs exact",
+    })
+    table = Table(title=title)
     table.add_column("measure")
     table.add_column("value", justify="right")
     for key, label in labels.items():

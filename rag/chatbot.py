@@ -108,9 +108,10 @@ class Chatbot:
 
     def _use(self, store: IndexStore, previous: Answerer | None = None) -> None:
         self.store = store
-        self.retriever = HybridRetriever(store, self.embedder, self.config)
-        # Built once per index and shared: the aliases and the answerer both consult it.
-        vocabulary = CorpusVocabulary(store)
+        # Built once per index (and kept beside it) and shared: retrieval, the aliases and the
+        # answerer all consult it.
+        vocabulary = CorpusVocabulary.for_store(store)
+        self.retriever = HybridRetriever(store, self.embedder, self.config, vocabulary.passage_terms)
         self.aliases = CapitalAliases(vocabulary.words)
         self.answerer: Answerer = self._make_answerer(store, vocabulary, getattr(self, "answerer", previous))
 

@@ -88,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_corpus_args(p)
     p.add_argument("--questions", type=Path, default=None, help="questions file, one per line")
     p.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
+    p.add_argument("--scale", type=int, default=None, metavar="N",
+                   help="instead: index a synthetic archive of about N passages (synthetic vectors) and time it")
     _add_answerer_args(p)
     p.set_defaults(func=cmd_bench)
     _add_plugins(sub)
@@ -220,10 +222,18 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import print_table, run_bench
+    from .bench import load_questions, print_table, run_bench
 
-    results = run_bench(args.corpus, args.questions, **answerer_options(args.answerer, args.model, args.runtime))
-    print_table(results)
+    if args.scale is not None:
+        from .bench_scale import run_scale
+
+        if args.scale < 8:
+            raise ValueError(f"--scale needs at least 8 passages, got {args.scale}")
+        results = run_scale(args.corpus, args.scale, load_questions(args.questions))
+        print_table(results, title=f"rag bench --scale {args.scale} (synthetic vectors)")
+    else:
+        results = run_bench(args.corpus, args.questions, **answerer_options(args.answerer, args.model, args.runtime))
+        print_table(results)
     if args.json:
         print(json.dumps(results))
     return 0

@@ -27,3 +27,30 @@ def test_bench_json_last_line_has_the_figures(tmp_path, monkeypatch, capsys):
         assert figures[key] > 0
     assert figures["questions"] >= 50
     assert figures["warm_p50_ms"] <= figures["warm_p95_ms"]
+
+
+@pytest.mark.integration
+def test_scale_bench_indexes_a_synthetic_archive_through_the_project_code(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["bench", "--scale", "64", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures["synthetic_vectors"] is True and figures["documents"] == 4
+    assert 32 <= figures["passages"] <= 128
+    for key in ("build_s", "build_rate_per_s", "disk_mb", "rss_mb", "open_s", "p50_ms", "p95_ms"):
+        assert figures[key] > 0
+    assert figures["recall_at_10"] == 1.0  # exact search below the ANN threshold
+    assert figures["p50_ms"] <= figures["p95_ms"]
+
+
+def test_synthetic_documents_vary_names_and_figures(tmp_path):
+    from rag.bench_scale import SyntheticEmbedder, write_corpus
+
+    source = ["Minister Alvarez said on Monday that 42 schools in Porto would reopen next week."] * 3
+    assert write_corpus(source, 48, tmp_path) == 3
+    texts = [p.read_text(encoding="utf-8") for p in sorted(tmp_path.iterdir())]
+    assert len(set(texts)) == 3
+    assert " ".join(texts).count("42 schools") <= 3  # of 123 sentences: the figures are drawn anew
+    assert " ".join(texts).count("Alvarez said") == 0  # and the names are swapped
+    vectors = SyntheticEmbedder().encode_documents(["a b c", "a b c", "d e f"])
+    assert np.allclose(vectors[0], vectors[1]) and abs(float(vectors[0] @ vectors[2])) < 0.99
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)

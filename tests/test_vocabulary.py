@@ -1,3 +1,5 @@
+import pytest
+
 from index import IndexConfig, open_index
 from rag.answer.vocabulary import CorpusVocabulary
 from tests.test_retriever import FourDimEmbedder
@@ -30,3 +32,27 @@ def test_rarer_terms_weigh_more(tmp_path):
     # "sanctions" is in two of the three sentences, "objected" in one.
     assert vocabulary.idf["object"] > vocabulary.idf["sanction"]
     assert vocabulary.idf["object"] == vocabulary.default_idf  # as rare as a term can be
+
+
+@pytest.mark.integration
+def test_the_vocabulary_is_kept_beside_its_index_build_and_read_back_alike(bot, caplog):
+    """Computed once per build (seconds for a large archive), read back at the next start;
+    an unreadable copy is computed anew, never trusted."""
+    import json
+
+    from rag.answer.vocabulary import CorpusVocabulary
+
+    (kept,) = bot.store.path.glob("vocabulary-*.json")  # written when the bot was made
+    computed = CorpusVocabulary(bot.store)
+    read = CorpusVocabulary.for_store(bot.store)
+    assert json.dumps(read.to_json(), sort_keys=True) == json.dumps(computed.to_json(), sort_keys=True)
+    assert read.unknown_names("Did Ismael Haniya meet the IRGC?") == computed.unknown_names(
+        "Did Ismael Haniya meet the IRGC?")
+    original = kept.read_text(encoding="utf-8")
+    try:
+        kept.write_text(original[: len(original) // 2], encoding="utf-8")  # cut short
+        again = CorpusVocabulary.for_store(bot.store)
+        assert again.passage_terms == computed.passage_terms and "recomputing" in caplog.text
+        assert json.loads(kept.read_text(encoding="utf-8"))["passage_terms"] == computed.passage_terms
+    finally:
+        kept.write_text(original, encoding="utf-8")

@@ -88,8 +88,8 @@ class Featurizer:
         self.store = store
         self.vocabulary = vocabulary
         # Each passage's terms, once: every sentence of a passage is scored against them.
-        self._context_terms = {
-            c.chunk_id: set(T.content_terms(f"{store.docs[c.doc_id].title}\n{c.text}")) for c in store.chunks}
+        self._context_terms = {c.chunk_id: set(terms) for c, terms in zip(store.chunks, vocabulary.passage_terms,
+                                                                            strict=True)}
 
     def idf(self, term: str) -> float:
         return self.vocabulary.idf.get(term, self.vocabulary.default_idf)

@@ -8,17 +8,82 @@ there) and gives the idf weights that term coverage is computed with.
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
+import logging
 import math
+import os
 import re
 from collections import Counter
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 from index import IndexStore
+from index.chunking import embedding_text
 
 from .. import text as T
 
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=1)
+def _code_version() -> str:
+    """A hash of the code the vocabulary is computed by: changed code computes it anew."""
+    digest = hashlib.sha256()
+    for path in (Path(T.__file__), Path(__file__)):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
 
 class CorpusVocabulary:
-    """The words, acronyms and sentence postings of the documents in an IndexStore."""
+    """The words, acronyms and sentence postings of the documents in an IndexStore, and the
+    terms of each of its passages (what BM25 and the term-coverage features read).
+
+    Computing it reads every sentence through the tokenizer and the name finder, seconds for
+    a few thousand articles; ``for_store`` keeps it beside the index build it was computed
+    from and reads it back at the next start.
+    """
+
+    @classmethod
+    def for_store(cls, store: IndexStore) -> CorpusVocabulary:
+        """The vocabulary of ``store``: read from its build folder when computed there before
+        by this code, else computed and kept there (when the store has a folder)."""
+        build = getattr(store, "path", None)
+        cache = Path(build) / f"vocabulary-{_code_version()}.json" if build else None
+        if cache is not None and cache.is_file():
+            try:
+                return cls.from_json(json.loads(cache.read_text(encoding="utf-8")), len(store.chunks))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.warning("recomputing the corpus vocabulary: cannot read %s (%s)", cache, exc)
+        vocabulary = cls(store)
+        if cache is not None:
+            try:
+                tmp = cache.with_suffix(f".tmp-{os.getpid()}")
+                tmp.write_text(json.dumps(vocabulary.to_json(), ensure_ascii=False), encoding="utf-8")
+                os.replace(tmp, cache)
+            except OSError as exc:  # a read-only index still answers; it just starts slower
+                log.warning("cannot keep the corpus vocabulary in %s: %s", cache, exc)
+        return vocabulary
+
+    def to_json(self) -> dict[str, Any]:
+        return {"idf": self.idf, "default_idf": self.default_idf, "words": sorted(self.words),
+                "postings": {w: sorted(ids) for w, ids in self._postings.items()},
+                "passage_terms": self.passage_terms}
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any], passages: int) -> CorpusVocabulary:
+        """The vocabulary ``to_json`` wrote; ValueError when it does not fit ``passages``."""
+        if len(obj["passage_terms"]) != passages:
+            raise ValueError(f"it has terms for {len(obj['passage_terms'])} passages, the index {passages}")
+        self = cls.__new__(cls)
+        self.idf = {str(k): float(v) for k, v in obj["idf"].items()}
+        self.default_idf = float(obj["default_idf"])
+        self.words = set(obj["words"])
+        self._postings = {w: set(ids) for w, ids in obj["postings"].items()}
+        self.passage_terms = obj["passage_terms"]
+        self._fuzzy = sorted(w for w in self.words if len(w) >= 4 and not w.isdigit())
+        return self
 
     def __init__(self, store: IndexStore):
         df: Counter[str] = Counter()
@@ -45,6 +110,9 @@ class CorpusVocabulary:
             for w in T.words(text):
                 self._postings.setdefault(w, set()).add(number)
         self._fuzzy = sorted(w for w in vocabulary if len(w) >= 4 and not w.isdigit())
+        # Each passage's terms as the embedder's text has them: its title, then its text.
+        self.passage_terms = [T.content_terms(embedding_text(store.docs[c.doc_id].title, c.text))
+                              for c in store.chunks]
 
     def unknown_names(self, question: str) -> list[str]:
         """Names and figures in the question that no document mentions (acronyms of names

@@ -31,13 +31,16 @@ def rrf_fuse(rankings: list[list[int]], k: int) -> dict[int, float]:
 class HybridRetriever:
     """Retrieves passages of an IndexStore; BM25 is built in memory at construction."""
 
-    def __init__(self, store: IndexStore, embedder: Embedder, config: RagConfig):
+    def __init__(self, store: IndexStore, embedder: Embedder, config: RagConfig,
+                 passage_terms: list[list[str]] | None = None):
         import bm25s
 
         self.store = store
         self.embedder = embedder
         self.config = config
-        tokens = [content_terms(embedding_text(store.docs[c.doc_id].title, c.text)) for c in store.chunks]
+        # ``passage_terms``: the passages' terms, when already computed (CorpusVocabulary has them).
+        tokens = passage_terms if passage_terms is not None else [
+            content_terms(embedding_text(store.docs[c.doc_id].title, c.text)) for c in store.chunks]
         self._bm25 = bm25s.BM25()
         # bm25s needs a non-empty vocabulary; a placeholder keeps empty passages harmless.
         self._bm25.index([t or ["\x00"] for t in tokens], show_progress=False)

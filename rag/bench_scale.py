@@ -1,0 +1,141 @@
+"""`rag bench --scale N`: the project's own index and question path on a synthetic archive.
+
+A corpus of about N passages is written from the corpus's own sentences, with names and
+figures varied so that documents are not copies of each other, and indexed through the
+project's own code (cleaning, sentence splitting, token counting, chunking, the store). The
+vectors are synthesised (``SyntheticEmbedder``: deterministic, low-rank like real sentence
+vectors), since this machine embeds a few hundred texts a second; the report says so. A
+fresh process then opens the index and answers the bench questions: time to open, resident
+memory, per-question p50/p95, and recall@10 of the vector index against exact search.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_DIM = 384
+_RANK = 48  # real MiniLM vectors of one domain live near a low-dimensional subspace
+_SENTENCES_PER_DOC = 40
+_PASSAGES_PER_DOC = 16  # what 40 of the seed articles' sentences make, measured (160 word pieces each)
+_NUMBER = re.compile(r"\d+")
+_NAME = re.compile(r"\b[A-Z][a-z]{3,}\b")
+
+
+class SyntheticEmbedder:
+    """Vectors made from a hash of the text (same text, same vector) in a fixed low-rank
+    space plus noise; token counts by the real tokenizer, so chunking is the real one."""
+
+    name = "synthetic-low-rank"
+    weights_hash = "synthetic"
+    dimension = _DIM
+
+    def __init__(self, counter: Any = None):
+        self._basis = np.random.default_rng(0).standard_normal((_RANK, _DIM)).astype(np.float32)
+        self._counter = counter
+
+    def _vector(self, text: str) -> np.ndarray:
+        seed = int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
+        rng = np.random.default_rng(seed)
+        v = rng.standard_normal(_RANK).astype(np.float32) @ self._basis
+        v += 0.3 * rng.standard_normal(_DIM).astype(np.float32)
+        return v / np.linalg.norm(v)
+
+    def encode_documents(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, _DIM), np.float32)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encode_documents(texts)
+
+    def count_tokens(self, text: str) -> int:
+        return self._counter.count_tokens(text) if self._counter else len(text.split()) * 4 // 3
+
+
+def write_corpus(source: Sequence[str], passages: int, folder: Path, seed: int = 0) -> int:
+    """Write about ``passages`` passages' worth of documents made from ``source`` sentences
+    into ``folder``; returns the number of documents."""
+    rng = random.Random(seed)
+    names = sorted({m for s in source for m in _NAME.findall(s)})
+    docs = max(1, round(passages / _PASSAGES_PER_DOC))
+    folder.mkdir(parents=True, exist_ok=True)
+    for d in range(docs):
+        swap = {n: f"{rng.choice(names)}{rng.choice(names).lower()[:3]}" for n in rng.sample(names, min(8, len(names)))}
+
+        def vary(sentence: str, swap: dict[str, str] = swap) -> str:
+            sentence = _NUMBER.sub(lambda m: str(rng.randint(2, 9999)), sentence)
+            return _NAME.sub(lambda m: swap.get(m.group(0), m.group(0)), sentence)
+
+        body = " ".join(vary(rng.choice(source)) for _ in range(_SENTENCES_PER_DOC))
+        (folder / f"{d:07d}.txt").write_text(f"Report {d}: {vary(rng.choice(source))}\n\n{body}\n", encoding="utf-8")
+    return docs
+
+
+_OPEN_SCRIPT = """
+import json, sys, time
+import numpy as np
+t0 = time.perf_counter()
+from index import IndexConfig, open_index
+from rag.bench_scale import SyntheticEmbedder
+from rag.chatbot import Chatbot
+from rag.config import RagConfig
+embedder = SyntheticEmbedder()
+store, _ = open_index(sys.argv[1], sys.argv[2], IndexConfig(), embedder)
+bot = Chatbot(store, embedder, RagConfig(), sys.argv[1])
+open_s = time.perf_counter() - t0
+questions = json.loads(sys.argv[3])
+lat = []
+for q in questions:
+    t = time.perf_counter(); bot.ask(q); lat.append((time.perf_counter() - t) * 1000)
+vectors = embedder.encode_queries(questions)
+_, approx = store.faiss_index.search(vectors, 10)
+exact = np.argsort(-(vectors @ store.chunk_vectors.T), axis=1)[:, :10]
+recall = float(np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)]))
+rss = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS"))
+print(json.dumps({"open_s": open_s, "latencies": lat, "recall_at_10": recall, "rss_mb": rss / 1024}))
+"""
+
+
+def run_scale(corpus_dir: Path, passages: int, questions: list[str]) -> dict[str, Any]:
+    """Build a synthetic archive of about ``passages`` passages and measure it (see module)."""
+    from index import IndexConfig, open_index
+
+    from .bench import percentile
+    from .chatbot import make_embedder
+    from .config import RagConfig
+
+    real = make_embedder(RagConfig())
+    source = [s for path in sorted(Path(corpus_dir).rglob("*.txt"))
+              for s in re.split(r"(?<=[.!?])\s+", path.read_text(encoding="utf-8")) if len(s.split()) > 5]
+    with tempfile.TemporaryDirectory(prefix="rag-scale-") as tmp:
+        corpus, index_dir = Path(tmp) / "corpus", Path(tmp) / "index"
+        docs = write_corpus(source, passages, corpus)
+        started = time.perf_counter()
+        store, _ = open_index(corpus, index_dir, IndexConfig(), SyntheticEmbedder(real))
+        build_s = time.perf_counter() - started
+        built = len(store.chunks)
+        del store
+        disk = sum(p.stat().st_size for p in index_dir.rglob("*") if p.is_file())
+        out = subprocess.run([sys.executable, "-c", _OPEN_SCRIPT, str(corpus), str(index_dir), json.dumps(questions)],
+                             check=True, capture_output=True, text=True).stdout
+        shutil.rmtree(corpus, ignore_errors=True)
+    opened = json.loads(out.strip().splitlines()[-1])
+    return {
+        "passages": built, "documents": docs, "synthetic_vectors": True,
+        "build_s": round(build_s, 2), "build_rate_per_s": round(built / build_s, 1),
+        "disk_mb": round(disk / 2**20, 1), "rss_mb": round(opened["rss_mb"], 1), "open_s": round(opened["open_s"], 3),
+        "p50_ms": round(percentile(opened["latencies"], 50), 2),
+        "p95_ms": round(percentile(opened["latencies"], 95), 2),
+        "recall_at_10": round(opened["recall_at_10"], 4),
+    }
