@@ -87,8 +87,8 @@ class SentenceTransformerEmbedder:
         self._is_default = model == DEFAULT_MODEL
         self._model = None
         self._hash: str | None = DEFAULT_WEIGHTS_SHA256 if self._is_default else None
-        # Questions through ONNX Runtime when a cache folder for the export is given; None
-        # (or a model the export cannot reproduce) keeps them on sentence-transformers.
+        # Questions and documents through ONNX Runtime when a cache folder for the export is
+        # given; None (or a model the export cannot reproduce) keeps them on sentence-transformers.
         self._onnx_cache = Path(onnx_cache) if onnx_cache is not None else None
         self._onnx: OnnxEncoder | bool | None = None  # False: tried, not available
         self._batch_onnx: OnnxEncoder | None = None  # the same graph on every core, for builds
