@@ -258,6 +258,7 @@ def print_table(results: dict[str, Any], title: str = "rag bench") -> None:
         "passages": "passages indexed", "documents": "documents", "synthetic_vectors": "vectors synthesised",
         "build_s": "index build (s)", "build_rate_per_s": "build rate (passages/s)", "disk_mb": "index on disk (MiB)",
         "rss_mb": "resident memory, opened (MiB)", "open_s": "open the index in a fresh process (s)",
+        "first_open_s": "… the first time, vocabulary computed (s)",
         "p50_ms": "per-question p50 (ms)", "p95_ms": "per-question p95 (ms)",
         "recall_at_10": "vector search recall@10 vs exact",
     })

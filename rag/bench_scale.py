@@ -6,7 +6,8 @@ project's own code (cleaning, sentence splitting, token counting, chunking, the 
 vectors are synthesised (``SyntheticEmbedder``: deterministic, low-rank like real sentence
 vectors), since this machine embeds a few hundred texts a second; the report says so. A
 fresh process then opens the index and answers the bench questions: time to open, resident
-memory, per-question p50/p95, and recall@10 of the vector index against exact search.
+memory, per-question p50/p95, and recall@10 of the vector index against exact search (the
+first open, which computes the corpus vocabulary and keeps it, is timed apart).
 """
 
 from __future__ import annotations
@@ -127,14 +128,18 @@ def run_scale(corpus_dir: Path, passages: int, questions: list[str]) -> dict[str
         built = len(store.chunks)
         del store
         disk = sum(p.stat().st_size for p in index_dir.rglob("*") if p.is_file())
-        out = subprocess.run([sys.executable, "-c", _OPEN_SCRIPT, str(corpus), str(index_dir), json.dumps(questions)],
-                             check=True, capture_output=True, text=True).stdout
+        # The first open computes the corpus vocabulary and keeps it in the index; every later
+        # one reads it back: both are timed, each in a fresh process.
+        runs = [json.loads(subprocess.run(
+            [sys.executable, "-c", _OPEN_SCRIPT, str(corpus), str(index_dir), json.dumps(questions)],
+            check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]) for _ in range(2)]
         shutil.rmtree(corpus, ignore_errors=True)
-    opened = json.loads(out.strip().splitlines()[-1])
+    first_open, opened = runs
     return {
         "passages": built, "documents": docs, "synthetic_vectors": True,
         "build_s": round(build_s, 2), "build_rate_per_s": round(built / build_s, 1),
         "disk_mb": round(disk / 2**20, 1), "rss_mb": round(opened["rss_mb"], 1), "open_s": round(opened["open_s"], 3),
+        "first_open_s": round(first_open["open_s"], 3),
         "p50_ms": round(percentile(opened["latencies"], 50), 2),
         "p95_ms": round(percentile(opened["latencies"], 95), 2),
         "recall_at_10": round(opened["recall_at_10"], 4),
