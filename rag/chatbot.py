@@ -13,7 +13,7 @@ from index import BuildReport, Embedder, IndexStore, SentenceTransformerEmbedder
 
 from .answer.draft import Draft, compose
 from .answer.extractive import ExtractiveAnswerer
-from .answer.vocabulary import CorpusVocabulary
+from .answer.vocabulary import CorpusVocabulary, code_version
 from .config import RagConfig
 from .paths import DEFAULT_CORPUS, cache_root, default_index_dir
 from .records import Answer, Passage
@@ -111,7 +111,7 @@ class Chatbot:
         # Built once per index (and kept beside it) and shared: retrieval, the aliases and the
         # answerer all consult it.
         vocabulary = CorpusVocabulary.for_store(store)
-        self.retriever = HybridRetriever(store, self.embedder, self.config, vocabulary.passage_terms)
+        self.retriever = HybridRetriever(store, self.embedder, self.config, vocabulary.passage_terms, code_version())
         self.aliases = CapitalAliases(vocabulary.words)
         self.answerer: Answerer = self._make_answerer(store, vocabulary, getattr(self, "answerer", previous))
 

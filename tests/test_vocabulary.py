@@ -56,3 +56,16 @@ def test_the_vocabulary_is_kept_beside_its_index_build_and_read_back_alike(bot, 
         assert json.loads(kept.read_text(encoding="utf-8"))["passage_terms"] == computed.passage_terms
     finally:
         kept.write_text(original, encoding="utf-8")
+
+
+@pytest.mark.integration
+def test_the_bm25_index_is_kept_beside_its_index_build_and_ranks_alike(bot, embedder):
+    from rag.answer.vocabulary import code_version
+    from rag.retrieve.retriever import HybridRetriever
+
+    assert (bot.store.path / f"bm25-{code_version()}").is_dir()
+    kept = HybridRetriever(bot.store, embedder, bot.config, bot.answerer.vocabulary.passage_terms, code_version())
+    built = HybridRetriever(bot.store, embedder, bot.config)  # tokenised and indexed anew
+    for query in ("Who led the Hamas delegation that met Khamenei?", "rockets fired at Israel in 2019",
+                  "Ismail Haniyeh unable to attend"):
+        assert kept.bm25_ranking(query, 8) == built.bm25_ranking(query, 8) != []

@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=1)
-def _code_version() -> str:
-    """A hash of the code the vocabulary is computed by: changed code computes it anew."""
+def code_version() -> str:
+    """A hash of the code the vocabulary and passage terms are computed by: what is kept
+    beside an index under this name is computed anew when the code changes."""
     digest = hashlib.sha256()
     for path in (Path(T.__file__), Path(__file__)):
         digest.update(path.read_bytes())
@@ -50,7 +51,7 @@ class CorpusVocabulary:
         """The vocabulary of ``store``: read from its build folder when computed there before
         by this code, else computed and kept there (when the store has a folder)."""
         build = getattr(store, "path", None)
-        cache = Path(build) / f"vocabulary-{_code_version()}.json" if build else None
+        cache = Path(build) / f"vocabulary-{code_version()}.json" if build else None
         if cache is not None and cache.is_file():
             try:
                 return cls.from_json(json.loads(cache.read_text(encoding="utf-8")), len(store.chunks))
@@ -62,6 +63,9 @@ class CorpusVocabulary:
                 tmp = cache.with_suffix(f".tmp-{os.getpid()}")
                 tmp.write_text(json.dumps(vocabulary.to_json(), ensure_ascii=False), encoding="utf-8")
                 os.replace(tmp, cache)
+                for stale in cache.parent.glob("vocabulary-*.json"):  # made by older code
+                    if stale != cache:
+                        stale.unlink(missing_ok=True)
             except OSError as exc:  # a read-only index still answers; it just starts slower
                 log.warning("cannot keep the corpus vocabulary in %s: %s", cache, exc)
         return vocabulary

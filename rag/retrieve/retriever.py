@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -13,6 +17,8 @@ from ..answer.qtypes import topic
 from ..config import RagConfig
 from ..records import Passage
 from ..text import content_terms
+
+log = logging.getLogger(__name__)
 
 
 class Retriever(Protocol):
@@ -32,18 +38,23 @@ class HybridRetriever:
     """Retrieves passages of an IndexStore; BM25 is built in memory at construction."""
 
     def __init__(self, store: IndexStore, embedder: Embedder, config: RagConfig,
-                 passage_terms: list[list[str]] | None = None):
+                 passage_terms: list[list[str]] | None = None, terms_version: str | None = None):
         import bm25s
 
         self.store = store
         self.embedder = embedder
         self.config = config
-        # ``passage_terms``: the passages' terms, when already computed (CorpusVocabulary has them).
-        tokens = passage_terms if passage_terms is not None else [
-            content_terms(embedding_text(store.docs[c.doc_id].title, c.text)) for c in store.chunks]
-        self._bm25 = bm25s.BM25()
-        # bm25s needs a non-empty vocabulary; a placeholder keeps empty passages harmless.
-        self._bm25.index([t or ["\x00"] for t in tokens], show_progress=False)
+        # ``passage_terms``: the passages' terms, when already computed (CorpusVocabulary has
+        # them, and then the BM25 index is kept beside the index build and read back).
+        self._bm25 = _load_bm25(store, version) if (version := terms_version) else None
+        if self._bm25 is None:
+            tokens = passage_terms if passage_terms is not None else [
+                content_terms(embedding_text(store.docs[c.doc_id].title, c.text)) for c in store.chunks]
+            self._bm25 = bm25s.BM25()
+            # bm25s needs a non-empty vocabulary; a placeholder keeps empty passages harmless.
+            self._bm25.index([t or ["\x00"] for t in tokens], show_progress=False)
+            if version:
+                _save_bm25(self._bm25, store, version)
         # The passages holding each sentence, to find the passage of a best-matching sentence.
         rows: list[int] = []
         owners: list[int] = []
@@ -121,3 +132,42 @@ class HybridRetriever:
         doc = self.store.docs[chunk.doc_id]
         return Passage(chunk.chunk_id, chunk.doc_id, doc.title, doc.date, chunk.text,
                        chunk.start, chunk.end, score, dense, bm25)
+
+
+def _bm25_dir(store: IndexStore, version: str) -> Path | None:
+    build = getattr(store, "path", None)
+    return Path(build) / f"bm25-{version}" if build else None
+
+
+def _load_bm25(store: IndexStore, version: str) -> Any:
+    """The BM25 index kept in the index build by ``_save_bm25``, or None."""
+    import bm25s
+
+    folder = _bm25_dir(store, version)
+    if folder is None or not folder.is_dir():
+        return None
+    try:
+        bm25 = bm25s.BM25.load(str(folder), show_progress=False)
+        return bm25 if bm25.scores["num_docs"] == len(store.chunks) else None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("rebuilding BM25: cannot read %s (%s)", folder, exc)
+        return None
+
+
+def _save_bm25(bm25: Any, store: IndexStore, version: str) -> None:
+    """Keep the BM25 index in the index build (whole or not at all); a read-only index just
+    rebuilds it at every start."""
+    folder = _bm25_dir(store, version)
+    if folder is None:
+        return
+    tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
+    try:
+        bm25.save(str(tmp), show_progress=False)
+        os.replace(tmp, folder)
+        for stale in folder.parent.glob("bm25-*"):  # made by older code
+            if stale != folder and ".tmp-" not in stale.name:
+                shutil.rmtree(stale, ignore_errors=True)
+    except OSError as exc:
+        log.warning("cannot keep the BM25 index in %s: %s", folder, exc)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
