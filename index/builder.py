@@ -18,7 +18,16 @@ from .embedder import Embedder
 from .errors import CorpusError
 from .loader import SourceFile, read_document, scan_corpus
 from .records import Chunk, Document
-from .store import FORMAT_VERSION, IndexStore, build_faiss, build_lock, check_model, read_index, write_index
+from .store import (
+    FORMAT_VERSION,
+    IndexStore,
+    build_faiss,
+    build_lock,
+    check_model,
+    read_index,
+    resolve_factory,
+    write_index,
+)
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +170,7 @@ def _build(
         "chunking": config.chunking_params(),
         "pipeline": pipeline_fingerprint(),
         "faiss_factory": config.faiss_factory,
+        "faiss_index": resolve_factory(config.faiss_factory, len(chunks)),
         "files": {d.doc_id: d.content_hash for d in docs.values()},
         "skipped": skipped,
         "counts": {"documents": len(docs), "chunks": len(chunks), "sentences": len(sentence_texts)},

@@ -23,9 +23,9 @@ class IndexConfig:
     overlap_sentences: int = 1
     # Encoding batch size; 32 is sentence-transformers' default and fits any CPU.
     batch_size: int = 32
-    # FAISS index factory string; "Flat" is exact inner-product search, right for corpora up
-    # to a few hundred thousand passages. "HNSW32" trades exactness for speed beyond that.
-    faiss_factory: str = "Flat"
+    # FAISS index factory string. "auto": exact inner-product search ("Flat") below 100,000
+    # passages, HNSW (M=32, efSearch=640) above; "Flat" or "HNSW32" force one of them.
+    faiss_factory: str = "auto"
     # Torch device for the embedder; the whole project is designed for CPU.
     device: str = "cpu"
 

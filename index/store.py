@@ -65,11 +65,36 @@ class IndexStore:
         return self._chunk_by_id[chunk_id]
 
 
+# "auto": exact search below this many passages (about 15 ms a question at 100k on two cores),
+# HNSW above it, whose search time barely grows with the archive.
+ANN_MIN_VECTORS = 100_000
+HNSW_FACTORY = "HNSW32"
+# Candidates HNSW keeps while searching (FAISS's default is 16). Measured on 24k real MiniLM
+# vectors of news sentences, one thread: recall@10 against exact search for the bench's
+# questions 0.887 at 128, 0.943 at 512, 0.963 at 640 (0.56 ms), 0.993 at 1024 (1.0 ms); for
+# held-out sentences 0.994 at 640. Questions sit far from every passage, among near ties.
+HNSW_EF_SEARCH = 640
+HNSW_EF_CONSTRUCTION = 80
+
+
+def resolve_factory(factory: str, count: int) -> str:
+    """The FAISS factory string an index of ``count`` vectors is built with: ``factory``
+    itself, or for "auto" exact search ("Flat") below ANN_MIN_VECTORS and HNSW above."""
+    if factory != "auto":
+        return factory
+    return "Flat" if count < ANN_MIN_VECTORS else HNSW_FACTORY
+
+
 def build_faiss(vectors: np.ndarray, factory: str) -> Any:
-    """A FAISS inner-product index over ``vectors`` (``factory`` is a faiss factory string)."""
+    """A FAISS inner-product index over ``vectors`` (``factory`` is a faiss factory string,
+    or "auto", see ``resolve_factory``)."""
     import faiss
 
-    index = faiss.index_factory(vectors.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
+    index = faiss.index_factory(vectors.shape[1], resolve_factory(factory, len(vectors)), faiss.METRIC_INNER_PRODUCT)
+    hnsw = getattr(faiss.downcast_index(index), "hnsw", None)
+    if hnsw is not None:  # kept in the file: a reopened index searches the same way
+        hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        hnsw.efSearch = HNSW_EF_SEARCH
     if not index.is_trained:
         index.train(vectors)
     index.add(vectors)

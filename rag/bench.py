@@ -261,6 +261,7 @@ def print_table(results: dict[str, Any], title: str = "rag bench") -> None:
         "first_open_s": "… the first time, vocabulary computed (s)",
         "p50_ms": "per-question p50 (ms)", "p95_ms": "per-question p95 (ms)",
         "recall_at_10": "vector search recall@10 vs exact",
+        "vector_index": "vector index (FAISS factory)",
     })
     table = Table(title=title)
     table.add_column("measure")
