@@ -147,8 +147,7 @@ class Chatbot:
     @classmethod
     def from_corpus(cls, path: str | Path = DEFAULT_CORPUS, *, index_dir: str | Path | None = None,
                     rebuild: bool = False, progress: bool = False, embedder: Embedder | None = None,
-                    uploads_dir: str | Path | None = None, model_from: Chatbot | None = None,
-                    **config: Any) -> Chatbot:
+                    uploads_dir: str | Path | None = None, **config: Any) -> Chatbot:
         """Open (building or updating as needed) the index of the corpus folder ``path``, and
         of ``uploads_dir`` when given (its files are documents ``uploads/<name>``).
 
@@ -165,7 +164,7 @@ class Chatbot:
                                    progress=progress,
                                    fix=rebuild_hint(corpus_dir, index_dir if explicit else None),
                                    extra={UPLOADS_PREFIX: uploads} if uploads is not None else None)
-        return cls(store, embedder, cfg, corpus_dir, report, index_dir, uploads, model_from)
+        return cls(store, embedder, cfg, corpus_dir, report, index_dir, uploads)
 
     def ask(self, question: str, history: Sequence[Any] | None = None, k: int | None = None,
             hybrid: bool | None = None) -> Answer:
@@ -286,8 +285,8 @@ def _interleave(rankings: list[list[Passage]]) -> list[Passage]:
 
 
 def make_embedder(config: RagConfig) -> SentenceTransformerEmbedder:
-    """The embedder a Chatbot asks questions with: documents on sentence-transformers,
-    questions through the cached ONNX export unless ``config.query_encoder`` is "torch"."""
+    """The embedder a Chatbot uses: questions and documents through the cached ONNX export
+    of the model, unless ``config.query_encoder`` is "torch" (sentence-transformers)."""
     onnx = cache_root() / "models" if config.query_encoder == "onnx" else None
     return SentenceTransformerEmbedder(config.index.model, config.index.device, config.index.batch_size,
                                        onnx_cache=onnx, query_threads=config.query_threads)

@@ -35,7 +35,8 @@ def rrf_fuse(rankings: list[list[int]], k: int) -> dict[int, float]:
 
 
 class HybridRetriever:
-    """Retrieves passages of an IndexStore; BM25 is built in memory at construction."""
+    """Retrieves passages of an IndexStore: dense FAISS search, best-matching sentences and
+    BM25 (read from the index build when kept there, else built at construction)."""
 
     def __init__(self, store: IndexStore, embedder: Embedder, config: RagConfig,
                  passage_terms: list[list[str]] | None = None, terms_version: str | None = None):
@@ -45,16 +46,16 @@ class HybridRetriever:
         self.embedder = embedder
         self.config = config
         # ``passage_terms``: the passages' terms, when already computed (CorpusVocabulary has
-        # them, and then the BM25 index is kept beside the index build and read back).
-        self._bm25 = _load_bm25(store, version) if (version := terms_version) else None
+        # them); with ``terms_version``, the BM25 index is kept in the index build and read back.
+        self._bm25 = _load_bm25(store, terms_version) if terms_version else None
         if self._bm25 is None:
             tokens = passage_terms if passage_terms is not None else [
                 content_terms(embedding_text(store.docs[c.doc_id].title, c.text)) for c in store.chunks]
             self._bm25 = bm25s.BM25()
             # bm25s needs a non-empty vocabulary; a placeholder keeps empty passages harmless.
             self._bm25.index([t or ["\x00"] for t in tokens], show_progress=False)
-            if version:
-                _save_bm25(self._bm25, store, version)
+            if terms_version:
+                _save_bm25(self._bm25, store, terms_version)
         # The passages holding each sentence, to find the passage of a best-matching sentence.
         rows: list[int] = []
         owners: list[int] = []
