@@ -17,6 +17,18 @@ def test_classify_reads_the_asked_type():
     assert classify("What did Khamenei say about missiles?").kind == "open"
 
 
+def test_classify_takes_who_after_a_noun_as_a_relative_pronoun():
+    # A relative "who" describes a noun; the question word is elsewhere.
+    assert classify("The officials who visited Tehran met where?").kind == "place"
+    assert classify("What country has a group who call themselves Huguenots?").kind == "place"
+    assert classify("What did the Huguenots who settled in Cork contribute?").kind == "open"
+    # ... while "who" opening the question or a clause, or after a preposition, still asks for a person,
+    assert classify("Which wing fought in Syria, and who was its commander?").kind == "person"
+    assert classify("To whom did Haniyeh write?").kind == "person"
+    # ... and so does a question for people named by a plural noun.
+    assert classify("Name the two advisers who met Arouri.").kind == "person"
+
+
 def test_answer_items_find_names_dates_and_figures_not_in_the_question():
     q = "Who led the delegation that met Khamenei?"
     s = "The delegation is headed by Saleh Al-Arouri, deputy chairman of Hamas' political wing."

@@ -126,7 +126,9 @@ def classify(question: str) -> QuestionType:
     if head := _name_of_focus(q):
         kind = "person" if re.fullmatch(_PERSON_NOUNS, head) or head == "source" else "entity"
         return QuestionType(kind, focus=T.stem(head))
-    if re.search(rf"\b(who|whom|whose)\b|\b(what|which)\s+(\w+\s+)?{_PERSON_NOUNS}\b", q):
+    # "Who" asks for a person where it opens the question or a clause of it; after a noun
+    # ("the officials who visited Tehran; what area…") it only relates a clause to the noun.
+    if re.search(rf"(?:^|[,;:]\s*|\b(?:and|or|but|by|to|for|with|from|of|about|at|on)\s+)(?:who|whom|whose)\b|\b(what|which|^name(?: the| a| an)?)\s+(\w+\s+)?{_PERSON_NOUNS}s?\b", q):
         return QuestionType("person")
     if re.search(rf"\bwhere\b|\b(what|which|in what|in which)\s+(\w+\s+)?{_PLACE_NOUNS}\b", q):
         return QuestionType("place")
