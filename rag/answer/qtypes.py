@@ -128,7 +128,8 @@ def classify(question: str) -> QuestionType:
         return QuestionType(kind, focus=T.stem(head))
     # "Who" asks for a person where it opens the question or a clause of it; after a noun
     # ("the officials who visited Tehran; what area…") it only relates a clause to the noun.
-    if re.search(rf"(?:^|[,;:]\s*|\b(?:and|or|but|by|to|for|with|from|of|about|at|on)\s+)(?:who|whom|whose)\b|\b(what|which|^name(?: the| a| an)?)\s+(\w+\s+)?{_PERSON_NOUNS}s?\b", q):
+    if re.search(rf"(?:^|[,;:]\s*|\b(?:and|or|but|by|to|for|with|from|of|about|at|on)\s+)(?:who|whom|whose)\b|"
+                 rf"\b(what|which|^name(?: the| a| an)?)\s+(\w+\s+)?{_PERSON_NOUNS}s?\b", q):
         return QuestionType("person")
     if re.search(rf"\bwhere\b|\b(what|which|in what|in which)\s+(\w+\s+)?{_PLACE_NOUNS}\b", q):
         return QuestionType("place")
