@@ -100,7 +100,7 @@ def _bot_parts(corpus: Path, index_dir: Path) -> Parts:
     store, _ = open_index(corpus, index_dir, cfg.index, embedder, fix=rebuild_hint(corpus, index_dir))
     vocabulary = CorpusVocabulary(store)
     return Parts(cfg, embedder, store, HybridRetriever(store, embedder, cfg), vocabulary,
-                 CapitalAliases(vocabulary.words), Featurizer(store, vocabulary))
+                 CapitalAliases(vocabulary.mentions), Featurizer(store, vocabulary))
 
 
 def _examples(args: argparse.Namespace, work: Path) -> list[tuple[Any, list[Example]]]:

@@ -1,44 +1,56 @@
-"""Build, update or reuse the index of a corpus folder."""
+"""Build, update or reuse the index of a corpus folder, streaming documents in batches.
+
+Each batch of documents is read, cleaned, chunked, embedded and written in one database
+transaction, with the files it came from: a build killed at any point keeps every batch it
+committed, and the next run goes on from the first file not yet written. Changed files are
+replaced and removed ones deleted in place; only a change of the processing rules or the
+chunking (or ``rebuild``) builds a new database, in a folder of its own that becomes live
+when it is complete (a killed rebuild resumes too).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import shutil
+import sqlite3
 import time
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from . import analysis as A
 from .chunking import chunk_document, embedding_text
 from .config import IndexConfig
+from .db import DB_NAME, FORMAT_VERSION, connect, read_meta, spans_blob, spans_from_blob, to_blob, write_meta
 from .embedder import Embedder
 from .errors import CorpusError
 from .loader import SourceFile, read_document, scan_corpus
 from .records import Chunk, Document
-from .store import (
-    FORMAT_VERSION,
-    IndexStore,
-    build_faiss,
-    build_lock,
-    check_model,
-    read_index,
-    resolve_factory,
-    write_index,
-)
+from .store import IndexStore, check_model, read_index
+from .vectors import load_vectors, merge
 
 log = logging.getLogger(__name__)
 
-# The code that turns files into passages. Its fingerprint is stored in the manifest, so an
-# index made by older cleaning or chunking rules is rebuilt rather than silently reused.
-_PIPELINE_FILES = ("cleaning.py", "sentences.py", "chunking.py", "loader.py")
+# The code that turns files into passages and terms. Its fingerprint is stored with the
+# index, so an index made by older rules is rebuilt rather than silently reused.
+_PIPELINE_FILES = ("cleaning.py", "sentences.py", "chunking.py", "loader.py", "analysis.py")
+# Documents per transaction: large enough to embed in full batches, small enough that a
+# killed build loses seconds of work and memory stays bounded.
+BATCH_DOCUMENTS = 64
 
 
 @lru_cache(maxsize=1)
 def pipeline_fingerprint() -> str:
-    """sha256 over the source of the cleaning, sentence-splitting, chunking and loading code."""
+    """sha256 over the source of the cleaning, sentence-splitting, chunking, loading and
+    term-analysis code."""
     digest = hashlib.sha256()
     for name in _PIPELINE_FILES:
         digest.update((Path(__file__).parent / name).read_bytes())
@@ -51,7 +63,7 @@ class BuildReport:
 
     reused: bool
     embedded: list[str] = field(default_factory=list)  # doc ids read and embedded
-    kept: list[str] = field(default_factory=list)  # doc ids whose vectors were reused
+    kept: list[str] = field(default_factory=list)  # doc ids left as they were
     removed: list[str] = field(default_factory=list)  # doc ids gone from the corpus
     skipped: list[str] = field(default_factory=list)  # unreadable files
     chunks: int = 0
@@ -65,15 +77,26 @@ def rebuild_hint(corpus_dir: Path, index_dir: Path | None = None) -> str:
     return f"{hint} --index-dir {index_dir}" if index_dir is not None else hint
 
 
-def _up_to_date(store: IndexStore, sources: list[SourceFile], config: IndexConfig) -> bool:
-    manifest = store.manifest
-    seen = {**manifest.get("files", {}), **manifest.get("skipped", {})}
-    return (
-        manifest.get("pipeline") == pipeline_fingerprint()
-        and manifest.get("chunking") == config.chunking_params()
-        and manifest.get("faiss_factory") == config.faiss_factory
-        and seen == {s.doc_id: s.content_hash for s in sources}
-    )
+@contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """Serialise builds of one index folder across processes."""
+    import fcntl
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _settings(config: IndexConfig, embedder: Embedder) -> dict[str, object]:
+    """What an index is built by: a database made by other settings is not added to."""
+    return {"format_version": FORMAT_VERSION,
+            "model": {"name": embedder.name, "weights_sha256": embedder.weights_hash,
+                      "dimension": embedder.dimension},
+            "chunking": config.chunking_params(), "pipeline": pipeline_fingerprint()}
 
 
 def open_index(
@@ -85,117 +108,338 @@ def open_index(
     progress: bool = False,
     fix: str | None = None,
     extra: Mapping[str, Path] | None = None,
+    update: bool = True,
 ) -> tuple[IndexStore, BuildReport]:
     """Return the index of ``corpus_dir`` (and of the ``extra`` folders, see ``scan_corpus``),
     building or updating it in ``index_dir`` as needed.
 
-    An unchanged corpus reuses the index without loading the model; a changed one re-embeds
-    only new or changed files. Raises CorpusError, IndexMismatchError or IndexCorruptError.
+    An unchanged corpus reuses the index without loading the model; a changed one embeds
+    only new or changed files. ``update=False`` opens an existing index without looking at
+    the corpus at all (an archive's folder takes a while to list). Raises CorpusError,
+    IndexMismatchError or IndexCorruptError.
     """
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
     fix = fix or rebuild_hint(corpus_dir)
+    live = None if rebuild else _live(index_dir, fix)
+    if live is not None:
+        check_model(live.manifest, embedder, fix)
+        if not update:
+            return live, BuildReport(reused=True, chunks=len(live))
     sources = scan_corpus(corpus_dir, extra)
-    old = None if rebuild else read_index(index_dir, fix)
-    if old is not None:
-        check_model(old.manifest, embedder, fix)
-        if _up_to_date(old, sources, config):
-            report = BuildReport(reused=True, kept=list(old.docs), chunks=len(old.chunks))
-            report.skipped = list(old.manifest.get("skipped", {}))
-            return old, report
+    settings = _settings(config, embedder)
+    if live is not None and all(live.manifest.get(k) == v for k, v in settings.items()):
+        changes = _changes(live, sources)
+        if not changes.any and not live.vectors.merge_needed(config.faiss_factory):
+            return live, BuildReport(reused=True, kept=changes.kept, skipped=changes.skipped, chunks=len(live))
+        with build_lock(index_dir):
+            live.close()
+            store = read_index(_folder(index_dir), fix)  # another build may have run meanwhile
+            assert store is not None
+            return _update(store, _changes(store, sources), config, embedder, progress, corpus_dir)
+    if live is not None:
+        live.close()
     with build_lock(index_dir):
-        return _build(corpus_dir, index_dir, sources, config, embedder, old, progress)
+        return _rebuild(index_dir, sources, settings, config, embedder, progress, corpus_dir, fix)
 
 
-def _build(
-    corpus_dir: Path,
-    index_dir: Path,
-    sources: list[SourceFile],
-    config: IndexConfig,
-    embedder: Embedder,
-    old: IndexStore | None,
-    progress: bool,
-) -> tuple[IndexStore, BuildReport]:
-    started = time.perf_counter()
-    report = BuildReport(reused=False)
-    reusable = (old is not None and old.manifest.get("chunking") == config.chunking_params()
-                and old.manifest.get("pipeline") == pipeline_fingerprint())
-    old_chunks: dict[str, list[int]] = {}
-    if reusable:
-        for row, chunk in enumerate(old.chunks):
-            old_chunks.setdefault(chunk.doc_id, []).append(row)
+def _folder(index_dir: Path) -> Path:
+    """The live database folder of ``index_dir`` (named by its CURRENT file)."""
+    pointer = index_dir / "CURRENT"
+    return index_dir / pointer.read_text().strip() if pointer.is_file() else index_dir / "-"
 
-    docs: dict[str, Document] = {}
-    chunks: list[Chunk] = []
-    chunk_rows: list[np.ndarray | None] = []  # reused vector, or None to embed
-    sentence_rows: list[np.ndarray | None] = []
-    skipped: dict[str, str] = {}
+
+def _live(index_dir: Path, fix: str) -> IndexStore | None:
+    return read_index(_folder(index_dir), fix) if (index_dir / "CURRENT").is_file() else None
+
+
+@dataclass
+class _Changes:
+    """How the corpus on disk differs from what the index holds."""
+
+    new: list[SourceFile] = field(default_factory=list)  # to read and (re)write
+    removed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # unreadable before, unchanged since
+    touched: list[SourceFile] = field(default_factory=list)  # same bytes, new size or time
+
+    @property
+    def any(self) -> bool:
+        return bool(self.new or self.removed or self.touched)
+
+
+def _changes(store: IndexStore, sources: list[SourceFile]) -> _Changes:
+    """Compare the files on disk with those recorded; a file whose size and modification
+    time are unchanged is not read again, one whose bytes are unchanged is not re-indexed."""
+    seen = {doc_id: (h, size, mtime, status) for doc_id, h, size, mtime, status in
+            store.query("SELECT doc_id, content_hash, size, mtime_ns, status FROM files")}
+    out = _Changes()
+    on_disk = set()
     for source in sources:
-        prev = old.docs.get(source.doc_id) if reusable else None
-        if prev is not None and prev.content_hash == source.content_hash:
-            docs[source.doc_id] = prev
-            for row in old_chunks.get(source.doc_id, []):
-                chunks.append(old.chunks[row])
-                chunk_rows.append(old.chunk_vectors[row])
-            offset = old.sentence_offset[source.doc_id]
-            sentence_rows.extend(old.sentence_vectors[offset:offset + len(prev.sentences)])
-            report.kept.append(source.doc_id)
-            continue
-        doc = read_document(source)
-        if doc is None:
-            skipped[source.doc_id] = source.content_hash
-            continue
-        doc, doc_chunks = chunk_document(
-            doc, embedder.count_tokens, config.max_tokens, config.overlap_sentences
-        )
-        docs[doc.doc_id] = doc
-        chunks.extend(doc_chunks)
-        chunk_rows.extend([None] * len(doc_chunks))
-        sentence_rows.extend([None] * len(doc.sentences))
-        report.embedded.append(doc.doc_id)
-    if not docs:
+        on_disk.add(source.doc_id)
+        before = seen.get(source.doc_id)
+        if before is None or (before[1], before[2]) != (source.size, source.mtime_ns):
+            if before is None or before[0] != source.content_hash:
+                out.new.append(source)
+                continue
+            out.touched.append(source)
+        if before[3] == "skipped":
+            out.skipped.append(source.doc_id)
+        else:
+            out.kept.append(source.doc_id)
+    out.removed = sorted(set(seen) - on_disk)
+    return out
+
+
+def _rebuild(index_dir: Path, sources: list[SourceFile], settings: dict[str, object], config: IndexConfig,
+             embedder: Embedder, progress: bool, corpus_dir: Path, fix: str) -> tuple[IndexStore, BuildReport]:
+    """Build a new database in a folder of its own (resuming one a killed rebuild left with
+    the same settings) and make it live when complete."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    building = index_dir / "BUILDING"
+    folder = index_dir / building.read_text().strip() if building.is_file() else None
+    if folder is not None and folder.is_dir():
+        try:
+            con = connect(folder / DB_NAME)
+            same = {k: v for k, v in read_meta(con).items() if k in settings} == settings
+            con.close()
+        except (OSError, sqlite3.DatabaseError, ValueError):
+            same = False
+        if not same:
+            shutil.rmtree(folder, ignore_errors=True)
+            folder = None
+    if folder is None or not folder.is_dir():
+        folder = index_dir / f"db-{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(3).hex()}"
+        folder.mkdir()
+        con = connect(folder / DB_NAME, create=True)
+        write_meta(con, {**settings, "counts": {"documents": 0, "chunks": 0, "sentences": 0}})
+        con.close()
+        _replace_file(building, folder.name)
+    store = read_index(folder, fix)
+    assert store is not None
+    store, report = _update(store, _changes(store, sources), config, embedder, progress, corpus_dir)
+    store.close()
+    if not store.counts.get("documents"):
         raise CorpusError(f"No readable document in {corpus_dir}: every file was skipped")
-    if old is not None:
-        report.removed = sorted(set(old.docs) - set(docs) - set(skipped))
+    _replace_file(index_dir / "CURRENT", folder.name)
+    building.unlink(missing_ok=True)
+    for old in index_dir.iterdir():
+        if old.is_dir() and old != folder and old.name.startswith(("db-", "build-", ".tmp-")):
+            shutil.rmtree(old, ignore_errors=True)
+    live = read_index(folder, fix)
+    assert live is not None
+    return live, report
 
-    chunk_vectors = _fill(chunk_rows, [embedding_text(docs[c.doc_id].title, c.text) for c in chunks],
-                          embedder, progress)
-    sentence_texts = [d.sentence(i) for d in docs.values() for i in range(len(d.sentences))]
-    sentence_vectors = _fill(sentence_rows, sentence_texts, embedder, progress)
-    report.embedded_chunks = sum(row is None for row in chunk_rows)
 
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "model": {"name": embedder.name, "weights_sha256": embedder.weights_hash,
-                  "dimension": embedder.dimension},
-        "chunking": config.chunking_params(),
-        "pipeline": pipeline_fingerprint(),
-        "faiss_factory": config.faiss_factory,
-        "faiss_index": resolve_factory(config.faiss_factory, len(chunks)),
-        "files": {d.doc_id: d.content_hash for d in docs.values()},
-        "skipped": skipped,
-        "counts": {"documents": len(docs), "chunks": len(chunks), "sentences": len(sentence_texts)},
-        "corpus": str(corpus_dir.resolve()),
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    store = IndexStore(manifest, docs, chunks, chunk_vectors, sentence_vectors,
-                       build_faiss(chunk_vectors, config.faiss_factory))
-    write_index(index_dir, store)
-    report.skipped = list(skipped)
-    report.chunks = len(chunks)
+def _replace_file(path: Path, text: str) -> None:
+    """Write ``path`` atomically (a reader sees the old or the new content, never a mix)."""
+    tmp = path.with_name(f"{path.name}.tmp")
+    with open(tmp, "w") as fh:
+        fh.write(text + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _update(store: IndexStore, changes: _Changes, config: IndexConfig, embedder: Embedder, progress: bool,
+            corpus_dir: Path) -> tuple[IndexStore, BuildReport]:
+    """Apply ``changes`` to ``store`` in place, a batch of documents per transaction."""
+    started = time.perf_counter()
+    report = BuildReport(reused=False, kept=changes.kept, removed=changes.removed, skipped=list(changes.skipped))
+    con = connect(store.path / DB_NAME)
+    try:
+        counts = Counter(store.counts)
+        if changes.removed:
+            with _transaction(con):
+                for doc_id in changes.removed:
+                    _delete(con, doc_id, store, counts)
+                    con.execute("DELETE FROM files WHERE doc_id=?", (doc_id,))
+                write_meta(con, {"counts": dict(counts), "vectors": _vector_record(store)})
+        if changes.touched:
+            with _transaction(con):
+                con.executemany("UPDATE files SET size=?, mtime_ns=? WHERE doc_id=?",
+                                [(s.size, s.mtime_ns, s.doc_id) for s in changes.touched])
+        with _progress(progress, len(changes.new)) as advance, ThreadPoolExecutor(1) as reader:
+            batches = [changes.new[i:i + BATCH_DOCUMENTS] for i in range(0, len(changes.new), BATCH_DOCUMENTS)]
+            # The next batch is read and chunked while this one is embedded (ONNX and the
+            # tokenizer leave the interpreter free).
+            pending = reader.submit(_prepare, batches[0], config, embedder) if batches else None
+            for i in range(len(batches)):
+                prepared = pending.result() if pending else []
+                pending = reader.submit(_prepare, batches[i + 1], config, embedder) if i + 1 < len(batches) else None
+                _write_batch(con, store, prepared, embedder, counts, report)
+                advance(len(batches[i]))
+        with _transaction(con):
+            write_meta(con, {"counts": dict(counts), "corpus": str(corpus_dir.resolve()),
+                             "faiss_factory": config.faiss_factory,
+                             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        if store.vectors.merge_needed(config.faiss_factory):
+            store.vectors = merge(store.path, con, store.vectors, config.faiss_factory)
+        store.manifest = {**read_meta(con), "faiss_index": store.vectors.factory}
+    finally:
+        con.close()
+    report.chunks = len(store)
     report.seconds = time.perf_counter() - started
-    log.info("indexed %d documents, %d passages (%d embedded) in %.1fs",
-             len(docs), len(chunks), report.embedded_chunks, report.seconds)
+    log.info("indexed %d documents (%d passages embedded) in %.1fs", len(report.embedded), report.embedded_chunks,
+             report.seconds)
     return store, report
 
 
-def _fill(rows: list[np.ndarray | None], texts: list[str], embedder: Embedder, progress: bool) -> np.ndarray:
-    """Stack reused vectors with freshly encoded ones for the rows that have none."""
-    missing = [i for i, row in enumerate(rows) if row is None]
-    fresh = embedder.encode_documents([texts[i] for i in missing], progress=progress)
-    out = np.zeros((len(rows), embedder.dimension), dtype=np.float32)
-    for i, row in enumerate(rows):
-        if row is not None:
-            out[i] = row
-    if missing:
-        out[missing] = fresh
+@contextmanager
+def _transaction(con: sqlite3.Connection) -> Iterator[None]:
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+@contextmanager
+def _progress(show: bool, total: int) -> Iterator:
+    """A callback that advances a progress bar (documents, rate and time left) when shown."""
+    if not show or total < 2:
+        yield lambda n: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+               TimeRemainingColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("indexing", total=total, rate="")
+        started = time.perf_counter()
+        done = 0
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            bar.update(task, advance=n, rate=f"{rate:6.1f} docs/s")
+
+        yield advance
+
+
+@dataclass
+class _Prepared:
+    """A file read, cleaned and chunked, ready to embed (``doc`` None: unreadable)."""
+
+    source: SourceFile
+    doc: Document | None
+    chunks: list[Chunk]
+
+
+def _prepare(batch: Sequence[SourceFile], config: IndexConfig, embedder: Embedder) -> list[_Prepared]:
+    out = []
+    for source in batch:
+        doc = read_document(source)
+        if doc is None:
+            out.append(_Prepared(source, None, []))
+            continue
+        doc, chunks = chunk_document(doc, embedder.count_tokens, config.max_tokens, config.overlap_sentences)
+        out.append(_Prepared(source, doc, chunks))
     return out
+
+
+def _write_batch(con: sqlite3.Connection, store: IndexStore, batch: list[_Prepared], embedder: Embedder,
+                 counts: Counter, report: BuildReport) -> None:
+    """Embed a batch's passages and sentences and write them, with their files, in one transaction."""
+    docs = [p for p in batch if p.doc is not None]
+    passages = [embedding_text(p.doc.title, c.text) for p in docs for c in p.chunks]
+    sentences = [p.doc.sentence(i) for p in docs for i in range(len(p.doc.sentences))]
+    chunk_vectors = embedder.encode_documents(passages) if passages else np.zeros((0, embedder.dimension))
+    sentence_vectors = embedder.encode_documents(sentences) if sentences else np.zeros((0, embedder.dimension))
+    added_rows: list[int] = []
+    c_at = s_at = 0
+    with _transaction(con):
+        for p in batch:
+            source = p.source
+            _delete(con, source.doc_id, store, counts)  # a changed file: its old version goes
+            status = "skipped" if p.doc is None else "indexed"
+            con.execute("INSERT INTO files(doc_id, content_hash, size, mtime_ns, status) VALUES(?, ?, ?, ?, ?) "
+                        "ON CONFLICT(doc_id) DO UPDATE SET content_hash=excluded.content_hash, size=excluded.size, "
+                        "mtime_ns=excluded.mtime_ns, status=excluded.status",
+                        (source.doc_id, source.content_hash, source.size, source.mtime_ns, status))
+            if p.doc is None:
+                report.skipped.append(source.doc_id)
+                continue
+            doc = p.doc
+            number = con.execute("INSERT INTO docs(doc_id, title, date, text, content_hash, sentences) "
+                                 "VALUES(?, ?, ?, ?, ?, ?)", (doc.doc_id, doc.title, doc.date, doc.text,
+                                                              doc.content_hash, spans_blob(doc.sentences))).lastrowid
+            for chunk in p.chunks:
+                row = con.execute("INSERT INTO chunks(chunk_id, doc, start, end, first_sentence, last_sentence, "
+                                  "vector) VALUES(?, ?, ?, ?, ?, ?, ?)",
+                                  (chunk.chunk_id, number, chunk.start, chunk.end, chunk.first_sentence,
+                                   chunk.last_sentence, to_blob(chunk_vectors[c_at]))).lastrowid
+                con.execute("INSERT INTO passage_terms(rowid, terms) VALUES(?, ?)",
+                            (row, " ".join(A.passage_terms(doc.title, chunk.text))))
+                added_rows.append(row)
+                c_at += 1
+            con.executemany("INSERT INTO sentences(doc, idx, vector) VALUES(?, ?, ?)",
+                            [(number, i, to_blob(sentence_vectors[s_at + i])) for i in range(len(doc.sentences))])
+            s_at += len(doc.sentences)
+            _count_vocabulary(con, doc, +1)
+            counts.update({"documents": 1, "chunks": len(p.chunks), "sentences": len(doc.sentences)})
+            report.embedded.append(doc.doc_id)
+            report.embedded_chunks += len(p.chunks)
+        write_meta(con, {"counts": dict(counts), "vectors": _vector_record(store)})
+    store.vectors.add(np.asarray(added_rows, dtype=np.int64), np.asarray(chunk_vectors, dtype=np.float32))
+
+
+def _vector_record(store: IndexStore) -> dict[str, object]:
+    v = store.vectors
+    return {"file": v.main_file, "factory": v.factory, "covered": v.covered, "removed": v.removed}
+
+
+def _delete(con: sqlite3.Connection, doc_id: str, store: IndexStore, counts: Counter) -> None:
+    """Remove a document, its passages, sentences and their share of the vocabulary."""
+    found = con.execute("SELECT id, title, date, text, content_hash, sentences FROM docs WHERE doc_id=?",
+                        (doc_id,)).fetchone()
+    if found is None:
+        return
+    number = found[0]
+    doc = Document(doc_id, found[1], found[2], found[3], found[4], spans_from_blob(found[5]))
+    rows = [r for (r,) in con.execute("SELECT row FROM chunks WHERE doc=?", (number,))]
+    for row in rows:
+        con.execute("DELETE FROM passage_terms WHERE rowid=?", (row,))
+    con.execute("DELETE FROM chunks WHERE doc=?", (number,))
+    con.execute("DELETE FROM sentences WHERE doc=?", (number,))
+    con.execute("DELETE FROM docs WHERE id=?", (number,))
+    _count_vocabulary(con, doc, -1)
+    counts.subtract({"documents": 1, "chunks": len(rows), "sentences": len(doc.sentences)})
+    store.vectors.drop(set(rows))
+
+
+def _count_vocabulary(con: sqlite3.Connection, doc: Document, sign: int) -> None:
+    """Add (``sign`` 1) or take away (-1) a document's share of the term and word counts:
+    terms count the sentences holding them (idf), words the titles, dates and sentences."""
+    terms: Counter[str] = Counter()
+    words: Counter[str] = Counter()
+    for unit in (doc.title, doc.date or ""):
+        words.update(set(A.words(unit)))
+    for i in range(len(doc.sentences)):
+        sentence = doc.sentence(i)
+        terms.update(set(A.content_terms(sentence)))
+        words.update(A.sentence_words(sentence))
+    for table, column, counter in (("terms", "term", terms), ("words", "word", words)):
+        count = "df" if table == "terms" else "n"
+        con.executemany(f"INSERT INTO {table}({column}, {count}) VALUES(?, ?) ON CONFLICT({column}) "
+                        f"DO UPDATE SET {count} = {count} + excluded.{count}",
+                        [(k, sign * v) for k, v in counter.items()])
+        if sign < 0:
+            con.executemany(f"DELETE FROM {table} WHERE {column}=? AND {count} <= 0", [(k,) for k in counter])
+
+
+def reload_vectors(store: IndexStore) -> None:
+    """Read the vector index of ``store`` again (after another process wrote to it)."""
+    con = connect(store.path / DB_NAME)
+    try:
+        store.manifest = read_meta(con)
+        store.vectors = load_vectors(store.path, con, store.manifest, store.dimension)
+    finally:
+        con.close()

@@ -33,13 +33,26 @@ _MD_MARKUP = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass
 class SourceFile:
-    """A corpus file found on disk, before it is read."""
+    """A corpus file found on disk, before it is read. Its content hash is computed when
+    first asked for: an update compares sizes and modification times first."""
 
     doc_id: str
     path: Path
-    content_hash: str
+    size: int = 0
+    mtime_ns: int = 0
+    _hash: str | None = None
+
+    @property
+    def content_hash(self) -> str:
+        """sha256 of the file's bytes ("" when it cannot be read)."""
+        if self._hash is None:
+            try:
+                self._hash = file_sha256(self.path)
+            except OSError:
+                self._hash = ""
+        return self._hash
 
 
 def scan_corpus(corpus_dir: Path, extra: Mapping[str, Path] | None = None) -> list[SourceFile]:
@@ -79,11 +92,11 @@ def _scan(folder: Path, prefix: str) -> list[SourceFile]:
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             continue
         try:
-            digest = file_sha256(path)
+            stat = path.stat()
         except OSError as exc:
             log.warning("skipped %s: cannot read it (%s)", rel.as_posix(), exc.strerror or exc)
             continue
-        files.append(SourceFile(prefix + rel.as_posix(), path, digest))
+        files.append(SourceFile(prefix + rel.as_posix(), path, stat.st_size, stat.st_mtime_ns))
     return files
 
 

@@ -1,216 +1,305 @@
-"""The index on disk: FAISS vectors, passages, documents and a manifest, written atomically.
+"""The index on disk, read on demand: one SQLite database (``db.py``) and its vector index
+(``vectors.py``) in an index folder::
 
-Layout of an index folder::
+    index.sqlite (+ -wal, -shm)   documents, passages, vectors, BM25, vocabulary
+    vectors-<id>.faiss            the main vector index named by the database
+    .lock                         held while a build writes
 
-    CURRENT            name of the live build folder (replaced atomically)
-    build-<id>/        manifest.json, docs.json, chunks.json, chunks.npy, sentences.npy, chunks.faiss
-    .lock              held while a build writes
-
-A build is written to a temporary folder, renamed into place, and only then made live by
-replacing CURRENT; a build killed half-way leaves the previous one untouched and usable.
+Opening reads the database's meta rows and the vector file, nothing that grows with the
+number of documents beyond the vectors themselves; documents, passages and sentence vectors
+are read by key when a question needs them (the last ones used are kept in memory).
+Integrity is checked when written (transactions) and on demand by ``verify``.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-import shutil
-import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
+from .db import DB_NAME, FORMAT_VERSION, connect, from_blobs, fts_query, read_meta, spans_from_blob
 from .errors import IndexCorruptError, IndexMismatchError
-from .hashing import file_sha256
 from .records import Chunk, Document
+from .vectors import VectorIndex, load_vectors
 
-FORMAT_VERSION = 1
-_DATA_FILES = ("docs.json", "chunks.json", "chunks.npy", "sentences.npy", "chunks.faiss")
+T = TypeVar("T")
+_DOC_CACHE = 512
+_CHUNK_CACHE = 8192
 
 
-@dataclass
+class _Lru(OrderedDict):
+    """A bounded mapping that forgets the least recently used entry."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def get_or(self, key: Any, make: Callable[[], T]) -> T:
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        value = self[key] = make()
+        if len(self) > self.size:
+            self.popitem(last=False)
+        return value
+
+
 class IndexStore:
-    """A loaded index. Rows of ``chunk_vectors`` follow ``chunks``; rows of
-    ``sentence_vectors`` follow the documents' sentences in ``docs`` order."""
+    """An opened index: passages by row id (the vector index's ids) or passage id, their
+    documents, vectors and terms, and the corpus's term and word counts."""
 
-    manifest: dict[str, Any]
-    docs: dict[str, Document]
-    chunks: list[Chunk]
-    chunk_vectors: np.ndarray
-    sentence_vectors: np.ndarray
-    faiss_index: Any
-    path: Path | None = None
+    def __init__(self, path: Path, con: sqlite3.Connection, meta: dict[str, Any], vectors: VectorIndex,
+                 fix: str = "rag index --rebuild"):
+        self.path = Path(path)
+        self.manifest = meta
+        self.vectors = vectors
+        self.fix = fix
+        self._con = con
+        self._lock = threading.RLock()
+        self._docs: _Lru = _Lru(_DOC_CACHE)
+        self._chunks: _Lru = _Lru(_CHUNK_CACHE)
+        self._row_of: _Lru = _Lru(_CHUNK_CACHE)
+        self._sentences: _Lru = _Lru(_CHUNK_CACHE)
+        self.docs = DocumentMap(self)
+        self.dimension = int(meta["model"]["dimension"])
 
-    def __post_init__(self) -> None:
-        self.sentence_offset: dict[str, int] = {}
-        row = 0
-        for doc_id, doc in self.docs.items():
-            self.sentence_offset[doc_id] = row
-            row += len(doc.sentences)
-        self._chunk_by_id = {c.chunk_id: c for c in self.chunks}
-        if row != len(self.sentence_vectors) or len(self.chunks) != len(self.chunk_vectors):
-            raise IndexCorruptError("index vectors do not match its passages")
+    # -- reading rows ------------------------------------------------------------------
+    def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of ``sql``; a damaged database is an IndexCorruptError naming the fix."""
+        with self._lock:
+            try:
+                return self._con.execute(sql, args).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise IndexCorruptError(f"The index at {self.path} is corrupt ({exc}). Rebuild it: {self.fix}") from exc
 
-    def sentence_vector(self, doc_id: str, i: int) -> np.ndarray:
-        return self.sentence_vectors[self.sentence_offset[doc_id] + i]
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(self.manifest.get("counts", {}))
+
+    def __len__(self) -> int:
+        """Passages in the index."""
+        return int(self.counts.get("chunks", 0))
+
+    def document(self, number: int) -> Document:
+        """The document with internal number ``number`` (KeyError when there is none)."""
+
+        def read() -> Document:
+            rows = self.query("SELECT doc_id, title, date, text, content_hash, sentences FROM docs WHERE id=?",
+                              (number,))
+            if not rows:
+                raise KeyError(number)
+            d = rows[0]
+            return Document(d[0], d[1], d[2], d[3], d[4], spans_from_blob(d[5]))
+
+        return self._docs.get_or(number, read)
+
+    def doc_number(self, doc_id: str) -> int:
+        rows = self.query("SELECT id FROM docs WHERE doc_id=?", (doc_id,))
+        if not rows:
+            raise KeyError(doc_id)
+        return int(rows[0][0])
+
+    def _chunk_row(self, row: int) -> tuple[Chunk, int]:
+        def read() -> tuple[Chunk, int]:
+            found = self.query("SELECT chunk_id, doc, start, end, first_sentence, last_sentence FROM chunks "
+                               "WHERE row=?", (row,))
+            if not found:
+                raise KeyError(row)
+            chunk_id, doc, start, end, first, last = found[0]
+            d = self.document(doc)
+            return Chunk(chunk_id, d.doc_id, start, end, d.text[start:end], first, last), doc
+
+        return self._chunks.get_or(row, read)
+
+    def chunk_at(self, row: int) -> Chunk:
+        """The passage with row id ``row`` (KeyError when there is none)."""
+        return self._chunk_row(row)[0]
+
+    def row_of(self, chunk_id: str) -> int:
+        """The row id of passage ``chunk_id`` (KeyError when there is none)."""
+
+        def read() -> int:
+            found = self.query("SELECT row FROM chunks WHERE chunk_id=? LIMIT 1", (chunk_id,))
+            if not found:
+                raise KeyError(chunk_id)
+            return int(found[0][0])
+
+        return self._row_of.get_or(chunk_id, read)
+
+    def iter_chunks(self) -> Iterator[Chunk]:
+        """Every passage, in the order it was added (for tools and checks: a question never
+        needs them all)."""
+        last = 0
+        while True:
+            rows = [r for (r,) in self.query("SELECT row FROM chunks WHERE row > ? ORDER BY row LIMIT 1000", (last,))]
+            if not rows:
+                return
+            last = rows[-1]
+            yield from (self.chunk_at(r) for r in rows)
 
     def chunk(self, chunk_id: str) -> Chunk:
         """The passage with this id (KeyError when there is none)."""
-        return self._chunk_by_id[chunk_id]
+        return self.chunk_at(self.row_of(chunk_id))
+
+    def alive(self, rows: list[int]) -> list[int]:
+        """``rows`` without those no longer in the database, in order."""
+        if not rows:
+            return []
+        found = {r for (r,) in self.query(f"SELECT row FROM chunks WHERE row IN ({','.join('?' * len(rows))})",
+                                          tuple(rows))}
+        return [r for r in rows if r in found]
+
+    def chunk_vectors(self, rows: list[int]) -> np.ndarray:
+        """The vectors of passages ``rows``, in that order."""
+        if not rows:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        found = dict(self.query(f"SELECT row, vector FROM chunks WHERE row IN ({','.join('?' * len(rows))})",
+                                tuple(rows)))
+        return from_blobs([found[r] for r in rows], self.dimension)
+
+    def sentence_vectors(self, chunk_id: str) -> np.ndarray:
+        """The vectors of passage ``chunk_id``'s sentences, in order."""
+
+        def read() -> np.ndarray:
+            chunk, doc = self._chunk_row(self.row_of(chunk_id))
+            blobs = [b for (b,) in self.query("SELECT vector FROM sentences WHERE doc=? AND idx>=? AND idx<? "
+                                              "ORDER BY idx", (doc, chunk.first_sentence, chunk.last_sentence))]
+            return from_blobs(blobs, self.dimension)
+
+        return self._sentences.get_or(chunk_id, read)
+
+    def sentence_vector(self, doc_id: str, i: int) -> np.ndarray:
+        found = self.query("SELECT vector FROM sentences WHERE doc=? AND idx=?", (self.doc_number(doc_id), i))
+        if not found:
+            raise KeyError((doc_id, i))
+        return from_blobs([found[0][0]], self.dimension)[0]
+
+    # -- search --------------------------------------------------------------------------
+    def search(self, query: np.ndarray, n: int) -> list[int]:
+        """Row ids of the ``n`` passages whose vectors best match ``query``, best first."""
+        rows, _ = self.vectors.search(query, n)
+        found = [int(r) for r in rows]
+        return (self.alive(found) if self.vectors.removed else found)[:n]
+
+    def bm25(self, terms: list[str], n: int) -> list[int]:
+        """Row ids of the ``n`` passages that best match ``terms`` by BM25 (FTS5), best first."""
+        query = fts_query(terms)
+        if not query or n < 1:
+            return []
+        return [r for (r,) in self.query("SELECT rowid FROM passage_terms WHERE passage_terms MATCH ? "
+                                         "ORDER BY rank LIMIT ?", (query, n))]
+
+    def rows_with_all(self, terms: list[str], limit: int) -> list[int]:
+        """Row ids of passages holding every one of ``terms`` (at most ``limit``)."""
+        query = fts_query(terms, "AND")
+        if not query:
+            return []
+        return [r for (r,) in self.query("SELECT rowid FROM passage_terms WHERE passage_terms MATCH ? LIMIT ?",
+                                         (query, limit))]
+
+    def passage_terms(self, row: int) -> list[str]:
+        """The terms a passage was indexed with (its title's and its own)."""
+        found = self.query("SELECT terms FROM passage_terms WHERE rowid=?", (row,))
+        return found[0][0].split() if found else []
+
+    # -- vocabulary ----------------------------------------------------------------------
+    def document_frequencies(self, terms: list[str]) -> dict[str, int]:
+        """How many sentences hold each of ``terms`` (those no sentence holds are left out)."""
+        out: dict[str, int] = {}
+        terms = list(dict.fromkeys(terms))
+        for i in range(0, len(terms), 500):
+            part = terms[i:i + 500]
+            out.update(self.query(f"SELECT term, df FROM terms WHERE term IN ({','.join('?' * len(part))})",
+                                  tuple(part)))
+        return out
+
+    def has_words(self, words: list[str]) -> set[str]:
+        """Those of ``words`` that the corpus mentions."""
+        words = list(dict.fromkeys(words))
+        if not words:
+            return set()
+        return {w for (w,) in self.query(f"SELECT word FROM words WHERE word IN ({','.join('?' * len(words))})",
+                                         tuple(words))}
+
+    def words_between(self, low: str, high: str, min_len: int, max_len: int) -> list[str]:
+        """The corpus's words in [low, high) with a length in [min_len, max_len]."""
+        return [w for (w,) in self.query("SELECT word FROM words WHERE word >= ? AND word < ? "
+                                         "AND length(word) BETWEEN ? AND ?", (low, high, min_len, max_len))]
+
+    def documents(self, prefix: str = "") -> Iterator[tuple[str, str, str | None]]:
+        """(doc id, title, date) of every document whose id starts with ``prefix``, in order."""
+        last = 0
+        while True:
+            rows = self.query("SELECT id, doc_id, title, date FROM docs WHERE id > ? AND substr(doc_id, 1, ?) = ? "
+                              "ORDER BY id LIMIT 1000", (last, len(prefix), prefix))
+            if not rows:
+                return
+            last = rows[-1][0]
+            for _, doc_id, title, date in rows:
+                yield doc_id, title, date
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
 
 
-# "auto": exact search below this many passages (about 15 ms a question at 100k on two cores),
-# HNSW above it, whose search time barely grows with the archive.
-ANN_MIN_VECTORS = 100_000
-HNSW_FACTORY = "HNSW32"
-# Candidates HNSW keeps while searching (FAISS's default is 16). Measured on 24k real MiniLM
-# vectors of news sentences, one thread: recall@10 against exact search for the bench's
-# questions 0.887 at 128, 0.943 at 512, 0.963 at 640 (0.56 ms), 0.993 at 1024 (1.0 ms); for
-# held-out sentences 0.994 at 640. Questions sit far from every passage, among near ties.
-HNSW_EF_SEARCH = 640
-HNSW_EF_CONSTRUCTION = 80
+class DocumentMap(Mapping[str, Document]):
+    """The documents of an IndexStore by id, read when asked for."""
 
+    def __init__(self, store: IndexStore):
+        self._store = store
 
-def resolve_factory(factory: str, count: int) -> str:
-    """The FAISS factory string an index of ``count`` vectors is built with: ``factory``
-    itself, or for "auto" exact search ("Flat") below ANN_MIN_VECTORS and HNSW above."""
-    if factory != "auto":
-        return factory
-    return "Flat" if count < ANN_MIN_VECTORS else HNSW_FACTORY
+    def __getitem__(self, doc_id: str) -> Document:
+        return self._store.document(self._store.doc_number(doc_id))
 
+    def __iter__(self) -> Iterator[str]:
+        return (doc_id for doc_id, _, _ in self._store.documents())
 
-def build_faiss(vectors: np.ndarray, factory: str) -> Any:
-    """A FAISS inner-product index over ``vectors`` (``factory`` is a faiss factory string,
-    or "auto", see ``resolve_factory``)."""
-    import faiss
+    def __len__(self) -> int:
+        return int(self._store.counts.get("documents", 0))
 
-    index = faiss.index_factory(vectors.shape[1], resolve_factory(factory, len(vectors)), faiss.METRIC_INNER_PRODUCT)
-    hnsw = getattr(faiss.downcast_index(index), "hnsw", None)
-    if hnsw is not None:  # kept in the file: a reopened index searches the same way
-        hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        hnsw.efSearch = HNSW_EF_SEARCH
-    if not index.is_trained:
-        index.train(vectors)
-    index.add(vectors)
-    return index
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    path.write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
-
-
-@contextmanager
-def build_lock(index_dir: Path) -> Iterator[None]:
-    """Serialise builds of one index folder across processes."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def write_index(index_dir: Path, store: IndexStore) -> Path:
-    """Write ``store`` as a new build and make it live atomically; returns its folder.
-
-    Call under ``build_lock``. Older builds and leftovers of killed builds are removed after
-    the switch.
-    """
-    import faiss
-
-    index_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=index_dir))
-    try:
-        _write_json(tmp / "docs.json", [asdict(d) for d in store.docs.values()])
-        _write_json(tmp / "chunks.json", [asdict(c) for c in store.chunks])
-        np.save(tmp / "chunks.npy", store.chunk_vectors)
-        np.save(tmp / "sentences.npy", store.sentence_vectors)
-        faiss.write_index(store.faiss_index, str(tmp / "chunks.faiss"))
-        manifest = dict(store.manifest)
-        manifest["data_sha256"] = {name: file_sha256(tmp / name) for name in _DATA_FILES}
-        _write_json(tmp / "manifest.json", manifest)
-        for name in (*_DATA_FILES, "manifest.json"):
-            with open(tmp / name, "rb") as fh:
-                os.fsync(fh.fileno())
-        final = index_dir / f"build-{time.strftime('%Y%m%d-%H%M%S')}-{tmp.name[5:13]}"
-        os.rename(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    pointer = index_dir / "CURRENT.tmp"
-    pointer.write_text(final.name + "\n")
-    with open(pointer, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(pointer, index_dir / "CURRENT")
-    dir_fd = os.open(index_dir, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    for old in index_dir.iterdir():
-        if old.is_dir() and old != final and old.name.startswith(("build-", ".tmp-")):
-            shutil.rmtree(old, ignore_errors=True)
-    store.manifest = manifest
-    store.path = final
-    return final
+    def __contains__(self, doc_id: object) -> bool:
+        return isinstance(doc_id, str) and bool(self._store.query("SELECT 1 FROM docs WHERE doc_id=?", (doc_id,)))
 
 
 def read_index(index_dir: Path, fix: str) -> IndexStore | None:
-    """Load the live build of ``index_dir``; None when there is none yet.
+    """Open the index of ``index_dir``; None when there is none yet.
 
     Raises IndexMismatchError for another format version and IndexCorruptError for anything
     unreadable; ``fix`` is the command that repairs it, quoted in the message.
     """
-    pointer = index_dir / "CURRENT"
-    if not pointer.exists():
+    index_dir = Path(index_dir)
+    path = index_dir / DB_NAME
+    if not path.is_file():
         return None
-    build = index_dir / pointer.read_text().strip()
 
     def corrupt(why: str) -> IndexCorruptError:
         return IndexCorruptError(f"The index at {index_dir} is corrupt ({why}). Rebuild it: {fix}")
 
     try:
-        manifest = json.loads((build / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise corrupt(f"manifest unreadable: {exc.__class__.__name__}") from exc
-    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
-        found = manifest.get("format_version") if isinstance(manifest, dict) else None
-        raise IndexMismatchError(
-            f"The index at {index_dir} has format version {found}, this program reads "
-            f"version {FORMAT_VERSION}. Rebuild it: {fix}"
-        )
-    expected = manifest.get("data_sha256", {})
-    for name in _DATA_FILES:
-        path = build / name
-        if not path.is_file():
-            raise corrupt(f"{name} is missing")
-        if file_sha256(path) != expected.get(name):
-            raise corrupt(f"{name} fails its checksum")
+        con = connect(path)
+        meta = read_meta(con)
+    except (sqlite3.DatabaseError, ValueError) as exc:
+        raise corrupt(f"database unreadable: {exc}") from exc
+    if meta.get("format_version") != FORMAT_VERSION:
+        con.close()
+        raise IndexMismatchError(f"The index at {index_dir} has format version {meta.get('format_version')}, "
+                                 f"this program reads version {FORMAT_VERSION}. Rebuild it: {fix}")
+    if "model" not in meta:
+        con.close()
+        return None  # created, but killed before its first commit: nothing in it
     try:
-        import faiss
-
-        docs = [Document(**{**d, "sentences": tuple(map(tuple, d["sentences"]))})
-                for d in json.loads((build / "docs.json").read_text(encoding="utf-8"))]
-        chunks = [Chunk(**c) for c in json.loads((build / "chunks.json").read_text(encoding="utf-8"))]
-        store = IndexStore(
-            manifest=manifest,
-            docs={d.doc_id: d for d in docs},
-            chunks=chunks,
-            chunk_vectors=np.load(build / "chunks.npy"),
-            sentence_vectors=np.load(build / "sentences.npy"),
-            faiss_index=faiss.read_index(str(build / "chunks.faiss")),
-            path=build,
-        )
-    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
-        raise corrupt(f"{exc.__class__.__name__}: {exc}") from exc
-    return store
+        vectors = load_vectors(index_dir, con, meta, int(meta["model"]["dimension"]))
+    except (OSError, RuntimeError, sqlite3.DatabaseError, ValueError) as exc:
+        con.close()
+        raise corrupt(f"vectors unreadable: {exc.__class__.__name__}: {exc}") from exc
+    meta["faiss_index"] = vectors.factory
+    return IndexStore(index_dir, con, meta, vectors, fix)
 
 
 def check_model(manifest: dict[str, Any], embedder: Any, fix: str) -> None:

@@ -122,10 +122,11 @@ def run_bench(corpus_dir: Path, questions_file: Path | None = None, answerer: st
 
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp:
         started = time.perf_counter()
-        store, _ = open_index(corpus_dir, Path(tmp), IndexConfig(), embedder, rebuild=True)
+        built, _ = open_index(corpus_dir, Path(tmp), IndexConfig(), embedder, rebuild=True)
         build_s = time.perf_counter() - started
+        texts = [embedding_text(built.docs[c.doc_id].title, c.text) for c in built.iter_chunks()]
+        built.close()
 
-    texts = [embedding_text(store.docs[c.doc_id].title, c.text) for c in store.chunks]
     embedder.encode_documents(texts[:8])  # warm the kernels
     started = time.perf_counter()
     rounds = max(1, 256 // max(len(texts), 1))
@@ -135,7 +136,7 @@ def run_bench(corpus_dir: Path, questions_file: Path | None = None, answerer: st
 
     # Cold start: a fresh `rag ask` process against the cached index, start to printed answer,
     # and the same start split into its steps (another fresh process each time).
-    open_index(corpus_dir, default_index_dir(corpus_dir), IndexConfig(), embedder)
+    store, _ = open_index(corpus_dir, default_index_dir(corpus_dir), IndexConfig(), embedder)
     cold, steps = [], []
     answerer_args = ["--answerer", answerer, "--runtime", generator_runtime] + (
         ["--model", generator_model] if generator_model else [])
@@ -182,7 +183,7 @@ def run_bench(corpus_dir: Path, questions_file: Path | None = None, answerer: st
         "peak_rss_mb": round(_peak_rss_mb(), 1),
         "document_model_load_s": round(model_load_s, 3),
         "questions": len(latencies),
-        "chunks": len(store.chunks),
+        "chunks": len(store),
         **generation,
     }
 

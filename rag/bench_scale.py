@@ -6,8 +6,8 @@ project's own code (cleaning, sentence splitting, token counting, chunking, the 
 vectors are synthesised (``SyntheticEmbedder``: deterministic, low-rank like real sentence
 vectors), since this machine embeds a few hundred texts a second; the report says so. A
 fresh process then opens the index and answers the bench questions: time to open, resident
-memory, per-question p50/p95, and recall@10 of the vector index against exact search (the
-first open, which computes the corpus vocabulary and keeps it, is timed apart).
+memory, per-question p50/p95, and recall@10 of the vector index against exact search over
+every stored vector.
 """
 
 from __future__ import annotations
@@ -88,23 +88,38 @@ import json, sys, time
 import numpy as np
 t0 = time.perf_counter()
 from index import IndexConfig, open_index
+from index.db import from_blobs
 from rag.bench_scale import SyntheticEmbedder
 from rag.chatbot import Chatbot
 from rag.config import RagConfig
 embedder = SyntheticEmbedder()
-store, _ = open_index(sys.argv[1], sys.argv[2], IndexConfig(), embedder)
+store, _ = open_index(sys.argv[1], sys.argv[2], IndexConfig(), embedder, update=False)
 bot = Chatbot(store, embedder, RagConfig(), sys.argv[1])
 open_s = time.perf_counter() - t0
 questions = json.loads(sys.argv[3])
 lat = []
 for q in questions:
     t = time.perf_counter(); bot.ask(q); lat.append((time.perf_counter() - t) * 1000)
-vectors = embedder.encode_queries(questions)
-_, approx = store.faiss_index.search(vectors, 10)
-exact = np.argsort(-(vectors @ store.chunk_vectors.T), axis=1)[:, :10]
-recall = float(np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)]))
+first_answer_s = open_s + lat[0] / 1000
 rss = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS"))
-print(json.dumps({"open_s": open_s, "latencies": lat, "recall_at_10": recall, "rss_mb": rss / 1024}))
+# recall@10 of the vector index against exact search over every stored vector, in batches
+vectors = embedder.encode_queries(questions)
+approx = [set(store.vectors.search(v, 10)[0][:10].tolist()) for v in vectors]
+best = np.full((len(vectors), 10), -np.inf, dtype=np.float32)
+ids = np.zeros((len(vectors), 10), dtype=np.int64)
+last = 0
+while True:
+    batch = store.query("SELECT row, vector FROM chunks WHERE row > ? ORDER BY row LIMIT 100000", (last,))
+    if not batch:
+        break
+    last = batch[-1][0]
+    rows = np.array([r for r, _ in batch]); sims = vectors @ from_blobs([b for _, b in batch], store.dimension).T
+    allsims, allids = np.hstack([best, sims]), np.hstack([ids, np.broadcast_to(rows, sims.shape)])
+    top = np.argsort(-allsims, axis=1)[:, :10]
+    best, ids = np.take_along_axis(allsims, top, 1), np.take_along_axis(allids, top, 1)
+recall = float(np.mean([len(a & set(e.tolist())) / 10 for a, e in zip(approx, ids)]))
+print(json.dumps({"open_s": open_s, "first_answer_s": first_answer_s, "latencies": lat, "recall_at_10": recall,
+                  "rss_mb": rss / 1024}))
 """
 
 
@@ -125,11 +140,11 @@ def run_scale(corpus_dir: Path, passages: int, questions: list[str]) -> dict[str
         started = time.perf_counter()
         store, _ = open_index(corpus, index_dir, IndexConfig(), SyntheticEmbedder(real))
         build_s = time.perf_counter() - started
-        built, search = len(store.chunks), store.manifest.get("faiss_index", "")
-        del store
+        built, search = len(store), store.manifest.get("faiss_index", "")
+        store.close()
         disk = sum(p.stat().st_size for p in index_dir.rglob("*") if p.is_file())
-        # The first open computes the corpus vocabulary and keeps it in the index; every later
-        # one reads it back: both are timed, each in a fresh process.
+        # Two opens, each in a fresh process: the first after the build, the second as a
+        # restart finds it (both read only what they need).
         runs = [json.loads(subprocess.run(
             [sys.executable, "-c", _OPEN_SCRIPT, str(corpus), str(index_dir), json.dumps(questions)],
             check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]) for _ in range(2)]
@@ -139,7 +154,7 @@ def run_scale(corpus_dir: Path, passages: int, questions: list[str]) -> dict[str
         "passages": built, "documents": docs, "synthetic_vectors": True,
         "build_s": round(build_s, 2), "build_rate_per_s": round(built / build_s, 1),
         "disk_mb": round(disk / 2**20, 1), "rss_mb": round(opened["rss_mb"], 1), "open_s": round(opened["open_s"], 3),
-        "first_open_s": round(first_open["open_s"], 3),
+        "first_open_s": round(first_open["open_s"], 3), "first_answer_s": round(opened["first_answer_s"], 3),
         "p50_ms": round(percentile(opened["latencies"], 50), 2),
         "p95_ms": round(percentile(opened["latencies"], 95), 2),
         "recall_at_10": round(opened["recall_at_10"], 4), "vector_index": search,

@@ -13,7 +13,7 @@ from index import BuildReport, Embedder, IndexStore, SentenceTransformerEmbedder
 
 from .answer.draft import Draft, compose
 from .answer.extractive import ExtractiveAnswerer
-from .answer.vocabulary import CorpusVocabulary, code_version
+from .answer.vocabulary import CorpusVocabulary
 from .config import RagConfig
 from .paths import DEFAULT_CORPUS, cache_root, default_index_dir
 from .records import Answer, Passage
@@ -108,11 +108,11 @@ class Chatbot:
 
     def _use(self, store: IndexStore, previous: Answerer | None = None) -> None:
         self.store = store
-        # Built once per index (and kept beside it) and shared: retrieval, the aliases and the
-        # answerer all consult it.
-        vocabulary = CorpusVocabulary.for_store(store)
-        self.retriever = HybridRetriever(store, self.embedder, self.config, vocabulary.passage_terms, code_version())
-        self.aliases = CapitalAliases(vocabulary.words)
+        # Read from the index as questions need it, and shared: the aliases and the answerer
+        # both consult it.
+        vocabulary = CorpusVocabulary(store)
+        self.retriever = HybridRetriever(store, self.embedder, self.config)
+        self.aliases = CapitalAliases(vocabulary.mentions)
         self.answerer: Answerer = self._make_answerer(store, vocabulary, getattr(self, "answerer", previous))
 
     def _make_answerer(self, store: IndexStore, vocabulary: CorpusVocabulary,
@@ -147,11 +147,13 @@ class Chatbot:
     @classmethod
     def from_corpus(cls, path: str | Path = DEFAULT_CORPUS, *, index_dir: str | Path | None = None,
                     rebuild: bool = False, progress: bool = False, embedder: Embedder | None = None,
-                    uploads_dir: str | Path | None = None, **config: Any) -> Chatbot:
+                    uploads_dir: str | Path | None = None, update: bool = True, **config: Any) -> Chatbot:
         """Open (building or updating as needed) the index of the corpus folder ``path``, and
         of ``uploads_dir`` when given (its files are documents ``uploads/<name>``).
 
-        ``config`` takes any RagConfig or IndexConfig field (``top_k=3``, ``model=DIR``).
+        ``update=False`` answers from an existing index as it is, without listing the corpus
+        folder for changes (an archive's takes a while). ``config`` takes any RagConfig or
+        IndexConfig field (``top_k=3``, ``model=DIR``).
         Raises CorpusError, IndexMismatchError, IndexCorruptError or ModelError.
         """
         cfg = RagConfig.from_kwargs(**config)
@@ -161,7 +163,7 @@ class Chatbot:
         embedder = embedder or make_embedder(cfg)
         uploads = Path(uploads_dir) if uploads_dir is not None else None
         store, report = open_index(corpus_dir, index_dir, cfg.index, embedder, rebuild=rebuild,
-                                   progress=progress,
+                                   progress=progress, update=update,
                                    fix=rebuild_hint(corpus_dir, index_dir if explicit else None),
                                    extra={UPLOADS_PREFIX: uploads} if uploads is not None else None)
         return cls(store, embedder, cfg, corpus_dir, report, index_dir, uploads)
@@ -237,11 +239,11 @@ class Chatbot:
         where the date is from: "article" (its text, or the page's or PDF's own metadata), or
         "file" (the file's modification date, when the article gives none)."""
         out = []
-        for d in self.store.docs.values():
-            date, source = d.date, "article"
+        for doc_id, title, date in self.store.documents():
+            source = "article"
             if date is None:
-                date, source = self._file_date(d.doc_id), "file"
-            out.append({"source": d.doc_id, "title": d.title, "date": date, "date_source": source if date else None})
+                date, source = self._file_date(doc_id), "file"
+            out.append({"source": doc_id, "title": title, "date": date, "date_source": source if date else None})
         return out
 
     def source_path(self, doc_id: str) -> Path | None:

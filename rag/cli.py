@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="build or update the index of a corpus")
     _add_corpus_args(p)
     p.add_argument("--rebuild", action="store_true", help="re-embed everything from scratch")
+    p.add_argument("--verify", action="store_true", help="check the index's integrity instead (changes nothing)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("ask", help="answer a question with citations")
@@ -81,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-hybrid", action="store_true", help="dense retrieval only, no BM25")
     p.add_argument("--json", action="store_true", help="print one JSON object per answer")
     p.add_argument("--file", type=Path, help="JSONL file of {\"question\", \"id\"} objects ('-' for stdin)")
+    p.add_argument("--no-update", action="store_true",
+                   help="answer from the index as it is, without looking for changed files (large archives)")
     _add_answerer_args(p)
     p.set_defaults(func=cmd_ask)
 
@@ -113,7 +116,8 @@ def _add_plugins(sub: argparse._SubParsersAction) -> None:
 def _open_bot(args: argparse.Namespace, progress: bool = False, **config: Any):
     from .chatbot import Chatbot
 
-    return Chatbot.from_corpus(args.corpus, index_dir=args.index_dir, progress=progress, **config)
+    return Chatbot.from_corpus(args.corpus, index_dir=args.index_dir, progress=progress,
+                               update=not getattr(args, "no_update", False), **config)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -125,6 +129,18 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     config = IndexConfig()
     index_dir = args.index_dir or default_index_dir(args.corpus)
+    if args.verify:
+        from index import verify_index
+
+        problems = verify_index(index_dir)
+        for problem in problems:
+            print(f"problem: {problem}", file=sys.stderr)
+        if problems:
+            print(f"The index at {index_dir} has {len(problems)} problem(s). Rebuild it: "
+                  f"{rebuild_hint(args.corpus, args.index_dir)}", file=sys.stderr)
+            return 1
+        print(f"Index sound: {index_dir}")
+        return 0
     embedder = make_embedder(RagConfig(index=config))
     store, report = open_index(args.corpus, index_dir, config, embedder, rebuild=args.rebuild,
                                progress=True, fix=rebuild_hint(args.corpus, args.index_dir))

@@ -7,26 +7,16 @@ detectors for the answer types a question can ask for (names, dates, amounts, nu
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
-_WORD = re.compile(r"[A-Za-z0-9]+(?:[.,][0-9]+)*")
-_POSSESSIVE = re.compile(r"(?<=\w)['\u2019]s?\b")
-_NOT = re.compile(r"n['\u2019]t\b", re.IGNORECASE)
-
-STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers herself him himself his how i if in into is it
-    its itself just me more most my myself no nor not now of off on once only or other our ours
-    out over own same she should so some such than that the their theirs them themselves then
-    there these they this those through to too under until up very was we were what when where
-    which while who whom whose why will with would you your yours s t ll re ve d m many much
-    according said says told tell reported reportedly did does get got also one couldn wouldn
-    didn wasn weren isn aren doesn don won shouldn cannot ca wo""".split()
-)
-# Question words and verbs that carry no content for matching.
-QUESTION_WORDS = frozenset(
-    "who whom whose what which when where why how many much did does do kind name named type".split()
+from index.analysis import (  # noqa: F401 - the shared analysis, re-exported
+    QUESTION_WORDS,
+    STOPWORDS,
+    content_terms,
+    entities,
+    raw_words,
+    stem,
+    strip_possessives,
+    words,
 )
 
 MONTHS = (
@@ -59,95 +49,12 @@ NUMBER_RE = re.compile(
     rf"(?:\b\d[\d,.]*\b(?!-\d)|\b{_NUMBER_WORDS}\b)", re.IGNORECASE
 )
 _YEAR = re.compile(r"^(?:1\d|20)\d\d$")
-# Capitalised runs, with the particles that Arabic and European names carry inside them.
-ENTITY_RE = re.compile(
-    r"\b(?:(?:al|el|ad|bin|ibn)-)?[A-Z][\w\u2019'-]*(?:\s+(?:(?:al|el|ad|bin|ibn|of|the|de|for)[\s-]+)?"
-    r"(?:(?:al|el|ad)-)?[A-Z][\w\u2019'-]*)*"
-)
 # Words that mark a capitalised run as an organisation or place rather than a person.
 _NON_PERSON = frozenset(
     """agency council brigades corps bureau office republic authority news institute party
     movement ministry guard jihad strip gulf day state states nations union house times post
     press axis front army forces wing online newspaper radio channel website embassy
     administration government regime brotherhood policy east west""".split()
-)
-
-
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-@lru_cache(maxsize=50_000)
-def stem(word: str) -> str:
-    """Snowball stem of a lower-cased word."""
-    return _stemmer().stemWord(word)
-
-
-def strip_possessives(text: str) -> str:
-    """``text`` with possessive endings removed ("Iran's" and "Hamas'" name Iran and Hamas)."""
-    return _POSSESSIVE.sub("", text)
-
-
-def raw_words(text: str) -> list[str]:
-    """Word tokens as written, possessives removed, hyphenated names split."""
-    text = _NOT.sub(" not", text)  # "couldn't" is "could not", not a word "couldnt"
-    return _WORD.findall(strip_possessives(text.replace("-", " ")))
-
-
-def words(text: str) -> list[str]:
-    """Lower-cased word tokens, possessives removed, hyphenated names split."""
-    return [w.lower() for w in raw_words(text)]
-
-
-def content_terms(text: str) -> list[str]:
-    """Stems of the content words of ``text``, in order (stopwords and question words out)."""
-    return [stem(w) for w in words(text) if w not in STOPWORDS and w not in QUESTION_WORDS]
-
-
-def entities(text: str, skip_first_word: bool = False) -> list[str]:
-    """Capitalised name-like runs (people, places, organisations), sentence starters dropped.
-
-    With ``skip_first_word`` the text's first word is taken as capitalised only because it
-    starts the sentence ("Besides Hamas, …" names Hamas, not "Besides Hamas").
-    """
-    found = []
-    for m in ENTITY_RE.finditer(text):
-        span = m.group().strip()
-        start = m.start()
-        if skip_first_word and start == len(text) - len(text.lstrip()):
-            parts = span.split(maxsplit=1)
-            if len(parts) < 2:
-                continue
-            start += len(span) - len(parts[1])
-            span = parts[1]
-        # Drop capitalised function words that lead a run ("The Iranian leader", "A Hamas").
-        while (parts := span.split(maxsplit=1)) and len(parts) == 2 and (
-            parts[0].lower() in STOPWORDS or parts[0].lower() in _COMMON_STARTERS
-        ):
-            start += len(span) - len(parts[1])
-            span = parts[1]
-        tokens = words(span)
-        if not tokens:
-            continue
-        at_start = start == 0 or text[:start].rstrip().endswith((".", "\u201c", '"', ":"))
-        word = tokens[0]
-        if len(tokens) == 1 and (
-            word in STOPWORDS or word in QUESTION_WORDS or (at_start and word in _COMMON_STARTERS)
-        ):
-            continue
-        if all(t in STOPWORDS or t in QUESTION_WORDS for t in tokens):
-            continue
-        found.append(span)
-    return found
-
-
-_COMMON_STARTERS = frozenset(
-    """after before during although though while since until because therefore however
-    according both other some many most several only even iranian israeli palestinian
-    terrorists terrorism attempts relations""".split()
 )
 
 

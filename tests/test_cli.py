@@ -105,13 +105,29 @@ def test_corrupt_index_via_cli_gives_the_fix_and_no_traceback(tmp_path, corpus_c
     assert main(["index", "--corpus", str(corpus_copy), "--index-dir", str(index_dir)]) == 0
     assert "Indexed 5 documents" in capsys.readouterr().out
     build = index_dir / (index_dir / "CURRENT").read_text().strip()
-    (build / "chunks.json").write_text("[]")
+    (build / "index.sqlite").write_bytes(b"not a database" * 100)
     code = main(["ask", AROURI, "--corpus", str(corpus_copy), "--index-dir", str(index_dir)])
     err = capsys.readouterr().err
     assert code == 1 and "corrupt" in err and "rag index --rebuild" in err and "Traceback" not in err
     assert main(["index", "--rebuild", "--corpus", str(corpus_copy), "--index-dir", str(index_dir)]) == 0
     assert main(["index", "--corpus", str(corpus_copy), "--index-dir", str(index_dir)]) == 0
     assert "Index up to date" in capsys.readouterr().out
+
+
+@pytest.mark.integration
+def test_index_verify_says_whether_the_index_is_sound(tmp_path, corpus_copy, capsys):
+    import sqlite3
+
+    index_dir = tmp_path / "idx"
+    args = ["--corpus", str(corpus_copy), "--index-dir", str(index_dir)]
+    assert main(["index", *args]) == 0
+    assert main(["index", "--verify", *args]) == 0 and "Index sound" in capsys.readouterr().out
+    build = index_dir / (index_dir / "CURRENT").read_text().strip()
+    with sqlite3.connect(build / "index.sqlite") as con:  # a passage's vector lost
+        con.execute("DELETE FROM sentences WHERE idx = 1")
+    assert main(["index", "--verify", *args]) == 1
+    err = capsys.readouterr().err
+    assert "sentence vectors" in err and "rag index --rebuild" in err and "Traceback" not in err
 
 
 @pytest.mark.integration

@@ -132,7 +132,7 @@ def test_answers_are_concise(bot):
 
 def test_passages_fit_the_embedder_token_budget(bot, embedder):
     tokenizer = embedder._load().tokenizer
-    for chunk in bot.store.chunks:
+    for chunk in bot.store.iter_chunks():
         text = embedding_text(bot.store.docs[chunk.doc_id].title, chunk.text)
         assert len(tokenizer(text)["input_ids"]) <= bot.config.index.max_tokens <= 256
 
@@ -140,7 +140,7 @@ def test_passages_fit_the_embedder_token_budget(bot, embedder):
 def test_reopening_an_unchanged_corpus_reuses_the_index(bot, embedder):
     again = rag.Chatbot.from_corpus(CORPUS, index_dir=bot.store.path.parent, embedder=embedder)
     assert again.build_report.reused
-    assert [c.chunk_id for c in again.store.chunks] == [c.chunk_id for c in bot.store.chunks]
+    assert [c.chunk_id for c in again.store.iter_chunks()] == [c.chunk_id for c in bot.store.iter_chunks()]
 
 
 def test_wrong_weights_hash_fails_clearly(monkeypatch):

@@ -36,12 +36,14 @@ def test_documents_are_embedded_and_counted_through_the_export_alike(embedder, b
     """Index builds use the same graph on every core: the same vectors, the same token counts."""
     from index.chunking import embedding_text
 
-    passages = [embedding_text(bot.store.docs[c.doc_id].title, c.text) for c in bot.store.chunks]
+    chunks = list(bot.store.iter_chunks())
+    passages = [embedding_text(bot.store.docs[c.doc_id].title, c.text) for c in chunks]
     assert (embedder.encode_documents(passages) * embedder._encode(passages, False)).sum(axis=1).min() >= 0.999
     tokenizer = embedder._load().tokenizer
     for text in passages + corpus_sentences(bot.store)[:50]:
         assert embedder.count_tokens(text) == len(tokenizer(text, add_special_tokens=False)["input_ids"])
-    assert np.allclose(bot.store.chunk_vectors, embedder.encode_documents(passages), atol=1e-4)
+    stored = bot.store.chunk_vectors([bot.store.row_of(c.chunk_id) for c in chunks])
+    assert np.allclose(stored, embedder.encode_documents(passages), atol=1e-4)
 
 
 def test_the_export_is_cached_with_its_own_sha256_and_a_damaged_one_is_made_again(embedder, tmp_path: Path):

@@ -251,7 +251,7 @@ def test_a_true_sentence_that_is_not_the_selectors_best_does_not_answer(bot):
     from rag.verify.citations import CitationVerifier
     from rag.verify.support import LexicalChecker
 
-    chunk = next(c for c in bot.store.chunks if c.last_sentence - c.first_sentence >= 2)
+    chunk = next(c for c in bot.store.iter_chunks() if c.last_sentence - c.first_sentence >= 2)
     doc = bot.store.docs[chunk.doc_id]
     best, other = doc.sentence(chunk.first_sentence), doc.sentence(chunk.first_sentence + 1)
     passage = Passage(chunk.chunk_id, doc.doc_id, doc.title, None, f"{best} {other}", 0, 1, 1.0)
@@ -278,7 +278,7 @@ def test_a_rephrasing_that_leaves_out_what_the_best_sentence_adds_is_dropped(bot
     assert kept_share(lost, best, question) < KEEP_SHARE
     assert kept_share("Anything at all.", "The ground water level.", question) == 1.0  # nothing beyond the question
     doc = bot.store.docs["000_510b0e118f588ad4.txt"]
-    chunk = next(c for c in bot.store.chunks if c.doc_id == doc.doc_id and c.first_sentence == 0)
+    chunk = next(c for c in bot.store.iter_chunks() if c.doc_id == doc.doc_id and c.first_sentence == 0)
     anchor = Support(chunk.chunk_id, doc.doc_id, *doc.sentences[0])
     text = doc.sentence(0)
     assert "Al-Akhbar newspaper reports that Hamas wants to strengthen its relationship" in text

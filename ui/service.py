@@ -17,13 +17,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from index import BuildReport, open_index, rebuild_hint
+from index import BuildReport, copy_index, open_index, rebuild_hint
 from rag.chatbot import UPLOADS_PREFIX, Chatbot, validate_question
 from rag.records import Answer
 
 from .config import UIConfig
 from .upload import UploadError, save_upload
-from .visitors import VisitorSpaces, copy_index, valid_visitor_id
+from .visitors import VisitorSpaces, valid_visitor_id
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ class ChatService:
         if self.default_bot.uploads_dir is None:  # then "uploads/..." could only be corpus files
             return []
         with self._lock:
-            return sorted(d for d in self.default_bot.store.docs if d.startswith(f"{UPLOADS_PREFIX}/"))
+            return sorted(d for d, _, _ in self.default_bot.store.documents(f"{UPLOADS_PREFIX}/"))
 
     def add_files(self, paths: Sequence[str | Path], progress: Progress | None = None) -> UploadResult:
         """Copy uploads into the uploads folder and index them; each refused file gets a line."""

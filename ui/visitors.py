@@ -10,10 +10,8 @@ everyone else's from the corpus alone. A visitor is known by a random id their b
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
-import shutil
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -34,17 +32,6 @@ def new_visitor_id() -> str:
 def valid_visitor_id(value: object) -> str | None:
     """``value`` when it is a visitor id ``new_visitor_id`` could have made, else None."""
     return value if isinstance(value, str) and _VISITOR_ID.fullmatch(value) else None
-
-
-def copy_index(source: Path, target: Path) -> None:
-    """Copy the index folder ``source`` to ``target`` (which must not exist) in one step: a
-    copy cut short leaves no half index at ``target``."""
-    tmp = target.with_name(f".{target.name}.copy-{secrets.token_hex(4)}")
-    try:
-        shutil.copytree(source, tmp, ignore=shutil.ignore_patterns(".lock", ".*tmp*"))
-        os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 class VisitorSpaces(Generic[Space]):

@@ -73,11 +73,12 @@ def candidates(store: IndexStore, passages: list[Passage]) -> list[Candidate]:
     for passage in passages:
         chunk = store.chunk(passage.chunk_id)
         doc = store.docs[chunk.doc_id]
+        vectors = store.sentence_vectors(chunk.chunk_id)
         for i in range(chunk.first_sentence, chunk.last_sentence):
             if (doc.doc_id, i) not in seen:
                 start, end = doc.sentences[i]
                 seen[(doc.doc_id, i)] = Candidate(doc.doc_id, i, start, end, doc.text[start:end], chunk.chunk_id,
-                                                  passage.score / top, store.sentence_vector(doc.doc_id, i))
+                                                  passage.score / top, vectors[i - chunk.first_sentence])
     return list(seen.values())
 
 
@@ -87,12 +88,9 @@ class Featurizer:
     def __init__(self, store: IndexStore, vocabulary: CorpusVocabulary):
         self.store = store
         self.vocabulary = vocabulary
-        # Each passage's terms, once: every sentence of a passage is scored against them.
-        self._context_terms = {c.chunk_id: set(terms) for c, terms in zip(store.chunks, vocabulary.passage_terms,
-                                                                            strict=True)}
 
     def idf(self, term: str) -> float:
-        return self.vocabulary.idf.get(term, self.vocabulary.default_idf)
+        return self.vocabulary.idf(term)
 
     def units(self, question: str) -> list[tuple[str, ...]]:
         """The question's terms, each multi-word name kept together as one unit ("Palestinian
@@ -122,8 +120,9 @@ class Featurizer:
         asked = topic(question)
         units = self.units(asked)
         qterms = {t for unit in units for t in unit}
-        rarest = max(units, key=lambda u: sum(self.idf(t) for t in u)) if units else ()
         terms = [T.content_terms(c.text) for c in cands]
+        self.vocabulary.prefetch(sorted(qterms) + [t for ts in terms for t in ts])
+        rarest = max(units, key=lambda u: sum(self.idf(t) for t in u)) if units else ()
         cos = np.array([float(c.vector @ qvec) for c in cands])
         order = np.argsort(-cos, kind="stable")
         rank = np.empty(len(cands))
@@ -143,7 +142,7 @@ class Featurizer:
             rows.append((
                 cs, cs - cos[order[0]], 1.0 / r, b, self.coverage(units, present),
                 self.coverage(units, set(c.window)),
-                self.coverage(units, self._context_terms[c.chunk_id]),
+                self.coverage(units, self.vocabulary.passage_terms(c.chunk_id)),
                 float(bool(rarest) and set(rarest) <= present),
                 float(qtype.typed and bool(c.items)), float(qtype.typed and not c.items),
                 c.passage_strength, len(novel) / len(t) if t else 0.0, math.log1p(c.words),
@@ -173,7 +172,7 @@ class Featurizer:
         best = order[0]
         second = logits[order[1]] if len(order) > 1 else logits[best] - 5
         units = self.units(topic(question))
-        seen: set[str] = set().union(*(self._context_terms[c.chunk_id] for c in cands))
+        seen: set[str] = set().union(*(self.vocabulary.passage_terms(c.chunk_id) for c in cands))
         weights = [sum(self.idf(t) for t in u) for u in units]
         missing = sum(w for u, w in zip(units, weights, strict=True) if not set(u) <= seen)
         certain = any(len(T.words(u)) > 1 or any(ch.isdigit() for ch in u) for u in unknown)

@@ -1,122 +1,71 @@
-"""What the corpus mentions: its words, their idf, and which sentences hold each word.
+"""What the corpus mentions: its words, their idf, and each passage's terms.
 
 The extractive answerer refuses a question that names something no article mentions; this
 module decides what counts as mentioned (a transliteration, an acronym of a name that is
-there) and gives the idf weights that term coverage is computed with.
+there) and gives the idf weights that term coverage is computed with. The counts behind
+it are kept in the index (``index.db``: term and word counts, each passage's terms) as
+documents are added and removed, and read here as questions need them.
 """
 
 from __future__ import annotations
 
 import difflib
-import hashlib
-import json
-import logging
 import math
-import os
 import re
-from collections import Counter
-from functools import lru_cache
-from pathlib import Path
-from typing import Any
+from collections import OrderedDict
 
 from index import IndexStore
-from index.chunking import embedding_text
 
 from .. import text as T
 
-log = logging.getLogger(__name__)
-
-
-@lru_cache(maxsize=1)
-def code_version() -> str:
-    """A hash of the code the vocabulary and passage terms are computed by: what is kept
-    beside an index under this name is computed anew when the code changes."""
-    digest = hashlib.sha256()
-    for path in (Path(T.__file__), Path(__file__)):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+# Passages whose sentences are checked for a multi-word name's words together.
+_PHRASE_PASSAGES = 50
+_CACHE = 20_000
 
 
 class CorpusVocabulary:
-    """The words, acronyms and sentence postings of the documents in an IndexStore, and the
-    terms of each of its passages (what BM25 and the term-coverage features read).
-
-    Computing it reads every sentence through the tokenizer and the name finder, seconds for
-    a few thousand articles; ``for_store`` keeps it beside the index build it was computed
-    from and reads it back at the next start.
-    """
-
-    @classmethod
-    def for_store(cls, store: IndexStore) -> CorpusVocabulary:
-        """The vocabulary of ``store``: read from its build folder when computed there before
-        by this code, else computed and kept there (when the store has a folder)."""
-        build = getattr(store, "path", None)
-        cache = Path(build) / f"vocabulary-{code_version()}.json" if build else None
-        if cache is not None and cache.is_file():
-            try:
-                return cls.from_json(json.loads(cache.read_text(encoding="utf-8")), len(store.chunks))
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                log.warning("recomputing the corpus vocabulary: cannot read %s (%s)", cache, exc)
-        vocabulary = cls(store)
-        if cache is not None:
-            try:
-                tmp = cache.with_suffix(f".tmp-{os.getpid()}")
-                tmp.write_text(json.dumps(vocabulary.to_json(), ensure_ascii=False), encoding="utf-8")
-                os.replace(tmp, cache)
-                for stale in cache.parent.glob("vocabulary-*.json"):  # made by older code
-                    if stale != cache:
-                        stale.unlink(missing_ok=True)
-            except OSError as exc:  # a read-only index still answers; it just starts slower
-                log.warning("cannot keep the corpus vocabulary in %s: %s", cache, exc)
-        return vocabulary
-
-    def to_json(self) -> dict[str, Any]:
-        return {"idf": self.idf, "default_idf": self.default_idf, "words": sorted(self.words),
-                "postings": {w: sorted(ids) for w, ids in self._postings.items()},
-                "passage_terms": self.passage_terms}
-
-    @classmethod
-    def from_json(cls, obj: dict[str, Any], passages: int) -> CorpusVocabulary:
-        """The vocabulary ``to_json`` wrote; ValueError when it does not fit ``passages``."""
-        if len(obj["passage_terms"]) != passages:
-            raise ValueError(f"it has terms for {len(obj['passage_terms'])} passages, the index {passages}")
-        self = cls.__new__(cls)
-        self.idf = {str(k): float(v) for k, v in obj["idf"].items()}
-        self.default_idf = float(obj["default_idf"])
-        self.words = set(obj["words"])
-        self._postings = {w: set(ids) for w, ids in obj["postings"].items()}
-        self.passage_terms = obj["passage_terms"]
-        self._fuzzy = sorted(w for w in self.words if len(w) >= 4 and not w.isdigit())
-        return self
+    """The term and word counts of the documents in an IndexStore, read on demand (and
+    remembered: a question's terms recur in the next ones)."""
 
     def __init__(self, store: IndexStore):
-        df: Counter[str] = Counter()
-        vocabulary: set[str] = set()
-        n = 0
-        for doc in store.docs.values():
-            vocabulary.update(T.words(doc.title))
-            vocabulary.update(T.words(doc.date or ""))  # the article's own date counts too
-            for i in range(len(doc.sentences)):
-                sentence = doc.sentence(i)
-                vocabulary.update(T.words(sentence))
-                vocabulary.update(_initials(sentence))
-                df.update(set(T.content_terms(sentence)))
-                n += 1
-        self.idf = {t: math.log(1 + n / c) for t, c in df.items()}
+        self.store = store
+        sentences = int(store.counts.get("sentences", 0))
         # The weight of a term no sentence has: the highest there could be.
-        self.default_idf = math.log(1 + n)
-        self.words = vocabulary
-        # Which sentences (and titles) hold each word, to find a multi-word name's words together.
-        self._postings: dict[str, set[int]] = {}
-        texts = [d.title for d in store.docs.values()]
-        texts += [d.sentence(i) for d in store.docs.values() for i in range(len(d.sentences))]
-        for number, text in enumerate(texts):
-            for w in T.words(text):
-                self._postings.setdefault(w, set()).add(number)
-        self._fuzzy = sorted(w for w in vocabulary if len(w) >= 4 and not w.isdigit())
-        # Each passage's terms as the embedder's text has them: its title, then its text.
-        self.passage_terms = [T.content_terms(embedding_text(store.docs[c.doc_id].title, c.text))
-                              for c in store.chunks]
+        self.default_idf = math.log(1 + sentences)
+        self._sentences = sentences
+        self._idf: OrderedDict[str, float] = OrderedDict()
+        self._known: OrderedDict[str, bool] = OrderedDict()
+        self._passage_terms: OrderedDict[str, frozenset[str]] = OrderedDict()
+
+    def idf(self, term: str) -> float:
+        """log(1 + sentences / sentences holding ``term``); ``default_idf`` for a term none holds."""
+        if term not in self._idf:
+            self.prefetch([term])
+        return self._idf[term]
+
+    def prefetch(self, terms: list[str]) -> None:
+        """Read the idf of ``terms`` in one query (they are about to be asked for)."""
+        missing = [t for t in dict.fromkeys(terms) if t not in self._idf]
+        if not missing:
+            return
+        df = self.store.document_frequencies(missing)
+        for t in missing:
+            self._idf[t] = math.log(1 + self._sentences / df[t]) if t in df else self.default_idf
+        while len(self._idf) > _CACHE:
+            self._idf.popitem(last=False)
+
+    def passage_terms(self, chunk_id: str) -> frozenset[str]:
+        """The terms passage ``chunk_id`` was indexed with (its title's and its own)."""
+        terms = self._passage_terms.get(chunk_id)
+        if terms is None:
+            terms = self._passage_terms[chunk_id] = frozenset(self.store.passage_terms(self.store.row_of(chunk_id)))
+            while len(self._passage_terms) > _CACHE:
+                self._passage_terms.popitem(last=False)
+        return terms
+
+    def mentions(self, words: list[str]) -> set[str]:
+        """Those of ``words`` (lower case) the corpus has, exactly."""
+        return self.store.has_words(words)
 
     def unknown_names(self, question: str) -> list[str]:
         """Names and figures in the question that no document mentions (acronyms of names
@@ -130,37 +79,46 @@ class CorpusVocabulary:
                       if w not in T.STOPWORDS and len(w) > 1 and not (raw.isupper() and len(raw) <= 3)]
             if any(not self.known(w) for w in tokens) or not self.known_phrase(name):
                 unknown.append(name)
-        for figure in T.numbers(question) + [y for y in T.dates(question) if y.isdigit()]:
-            digits = figure.replace(",", "")
-            known = digits in self.words or figure in self.words
-            if digits.isdigit() and len(digits) >= 2 and not known:
-                unknown.append(figure)
+        figures = [f for f in T.numbers(question) + [y for y in T.dates(question) if y.isdigit()]
+                   if f.replace(",", "").isdigit() and len(f.replace(",", "")) >= 2]
+        present = self.mentions([f.replace(",", "") for f in figures] + figures)
+        unknown += [f for f in figures if f.replace(",", "") not in present and f not in present]
         return unknown
 
     def known_phrase(self, name: str) -> bool:
-        """A multi-word name that is not a person's must have all its words in one sentence:
-        "United Nations" is not known because "United States" and "nations" are, while "Iran's
-        Revolutionary Guard" is ("Iran's Islamic Revolutionary Guard Corps"). A person may be
-        referred to by the surname alone."""
+        """A multi-word name that is not a person's must have all its words in one sentence
+        (or title): "United Nations" is not known because "United States" and "nations" are,
+        while "Iran's Revolutionary Guard" is ("Iran's Islamic Revolutionary Guard Corps"). A
+        person may be referred to by the surname alone."""
         tokens = [w for w in T.words(name) if w not in T.STOPWORDS]
         if len(tokens) < 2 or T.is_person(name):
             return True
-        return bool(set.intersection(*(self._postings.get(w, set()) for w in tokens)))
+        wanted = set(tokens)
+        # The passages holding every word's term, then a sentence of theirs holding every word.
+        terms = [T.stem(w) for w in tokens if w not in T.QUESTION_WORDS]
+        for row in self.store.rows_with_all(terms, _PHRASE_PASSAGES):
+            chunk = self.store.chunk_at(row)
+            doc = self.store.docs[chunk.doc_id]
+            units = [doc.title] + [doc.sentence(i) for i in range(chunk.first_sentence, chunk.last_sentence)]
+            if any(wanted <= set(T.words(u)) for u in units):
+                return True
+        return False
 
     def known(self, word: str) -> bool:
         """``word`` (lower case) is in the corpus, or close to a longer word that is."""
-        if word in self.words:
-            return True
-        # Tolerate a transliteration or a typo ("Haniya" for "Haniyeh") in longer names.
-        return len(word) >= 5 and bool(difflib.get_close_matches(word, self._fuzzy, n=1, cutoff=0.8))
+        if word not in self._known:
+            self._known[word] = bool(self.mentions([word])) or self._close(word)
+            while len(self._known) > _CACHE:
+                self._known.popitem(last=False)
+        return self._known[word]
 
-
-def _initials(sentence: str) -> set[str]:
-    """Acronyms of multi-word names and of their tails ("Iran's Islamic Revolutionary Guard
-    Corps" gives "iirgc", "irgc", "rgc" and "gc")."""
-    out = set()
-    for name in T.entities(sentence):
-        capitals = [w[0] for w in T.raw_words(name) if w[0].isupper()]
-        for start in range(len(capitals) - 1):
-            out.add("".join(capitals[start:]).lower())
-    return out
+    def _close(self, word: str) -> bool:
+        """Tolerate a transliteration or a typo ("Haniya" for "Haniyeh") in longer names: a
+        word of the corpus with the same first letter, as difflib judges close."""
+        if len(word) < 5:
+            return False
+        # difflib's ratio 2M/(a+b) >= 0.8 bounds how much longer or shorter a match can be.
+        low, high = int(len(word) * 2 / 3), int(len(word) * 1.5) + 1
+        near = [w for w in self.store.words_between(word[0], chr(ord(word[0]) + 1), max(4, low), high)
+                if not w.isdigit()]
+        return bool(difflib.get_close_matches(word, near, n=1, cutoff=0.8))

@@ -10,7 +10,7 @@ refuse over a name it has never seen. The capitals come from the GeoNames countr
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from functools import lru_cache
 
 from .. import text as T
@@ -33,11 +33,22 @@ def capitals() -> dict[str, str]:
 class CapitalAliases:
     """Rewrites a capital the corpus never names into the country it does name."""
 
-    def __init__(self, corpus_words: Collection[str], table: dict[str, str] | None = None):
-        """``corpus_words``: the corpus's words as ``text.words`` gives them (lower case)."""
+    def __init__(self, corpus_words: Collection[str] | Callable[[list[str]], set[str]],
+                 table: dict[str, str] | None = None):
+        """``corpus_words``: the corpus's words as ``text.words`` gives them (lower case), or
+        a function that tells which of some words the corpus has."""
         table = capitals() if table is None else table
+        if callable(corpus_words):
+            mentions = corpus_words
+        else:
+            words = corpus_words
+
+            def mentions(asked: list[str]) -> set[str]:
+                return {w for w in asked if w in words}
+        # Every word of every capital and country, looked up at once.
+        present = mentions(sorted({w for pair in table.items() for name in pair for w in T.words(name)}))
         self._map = {capital: country for capital, country in table.items()
-                     if not set(T.words(capital)) <= corpus_words and set(T.words(country)) <= corpus_words}
+                     if not set(T.words(capital)) <= present and set(T.words(country)) <= present}
         names = sorted(self._map, key=len, reverse=True)  # "Kuwait City" before "Kuwait"
         self._pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, names)) + r")\b") if names else None
 

@@ -140,7 +140,6 @@ class CitationVerifier:
         self.store = store
         self.checker = checker
         self.policy = policy
-        self._chunks = {c.chunk_id: c for c in store.chunks}
 
     def verify(self, generated: str, passages: Sequence[Passage], question: str = "",
                expected: Sequence[str] = (), anchor: Support | None = None) -> VerifiedDraft:
@@ -255,7 +254,7 @@ class CitationVerifier:
 
     def _support(self, claim: str, passage: Passage) -> Support:
         """The sentence of ``passage`` that best supports ``claim``, as the citation's quote."""
-        chunk = self._chunks[passage.chunk_id]
+        chunk = self.store.chunk(passage.chunk_id)
         doc = self.store.docs[chunk.doc_id]
         best_i, best_score = chunk.first_sentence, -1.0
         for i in range(chunk.first_sentence, chunk.last_sentence):

@@ -1,0 +1,87 @@
+"""Checks and copies of a whole index: what ``rag index --verify`` runs, and the copy a
+visitor's private index starts from."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+from .builder import _folder, _replace_file
+from .db import DB_NAME, connect, read_meta, spans_from_blob
+
+
+def verify_index(index_dir: Path) -> list[str]:
+    """Problems found in the index of ``index_dir`` (empty when it is sound): SQLite's own
+    integrity check, FTS5's, and that passages, sentences, terms and vectors agree."""
+    folder = _folder(Path(index_dir))
+    if not (folder / DB_NAME).is_file():
+        return [f"no index at {index_dir}"]
+    problems: list[str] = []
+    try:
+        con = connect(folder / DB_NAME)
+        meta = read_meta(con)
+        problems += [f"sqlite: {r}" for (r,) in con.execute("PRAGMA integrity_check") if r != "ok"]
+        try:
+            con.execute("INSERT INTO passage_terms(passage_terms, rank) VALUES('integrity-check', 1)")
+        except sqlite3.DatabaseError as exc:
+            problems.append(f"BM25 index: {exc}")
+        counts = meta.get("counts", {})
+        docs, chunks = (con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("docs", "chunks"))
+        sentences = con.execute("SELECT count(*) FROM sentences").fetchone()[0]
+        spans = sum(len(spans_from_blob(b)) for (b,) in con.execute("SELECT sentences FROM docs"))
+        terms = con.execute("SELECT count(*) FROM passage_terms").fetchone()[0]
+        dim = int(meta["model"]["dimension"]) * 4
+        bad = con.execute("SELECT count(*) FROM chunks WHERE length(vector) != ?", (dim,)).fetchone()[0]
+        bad += con.execute("SELECT count(*) FROM sentences WHERE length(vector) != ?", (dim,)).fetchone()[0]
+        if (docs, chunks, sentences) != (counts.get("documents"), counts.get("chunks"), counts.get("sentences")):
+            problems.append(f"counts recorded {counts} but found {docs} documents, {chunks} passages, "
+                            f"{sentences} sentences")
+        if sentences != spans:
+            problems.append(f"{spans} sentences in the documents but {sentences} sentence vectors")
+        if terms != chunks:
+            problems.append(f"{chunks} passages but {terms} in the BM25 index")
+        if bad:
+            problems.append(f"{bad} vectors of the wrong size")
+        orphans = con.execute("SELECT count(*) FROM chunks WHERE doc NOT IN (SELECT id FROM docs)").fetchone()[0]
+        if orphans:
+            problems.append(f"{orphans} passages of no document")
+        record = meta.get("vectors") or {}
+        if record.get("file"):
+            import faiss
+
+            main = faiss.read_index(str(folder / record["file"]))
+            covered = con.execute("SELECT count(*) FROM chunks WHERE row <= ?", (record["covered"],)).fetchone()[0]
+            if main.ntotal - int(record.get("removed", 0)) != covered:
+                problems.append(f"the vector file holds {main.ntotal} vectors ({record.get('removed', 0)} removed) "
+                                f"but {covered} passages are recorded in it")
+        con.close()
+    except (sqlite3.DatabaseError, OSError, RuntimeError, KeyError, ValueError) as exc:
+        problems.append(f"unreadable: {exc.__class__.__name__}: {exc}")
+    return problems
+
+
+def copy_index(source: Path, target: Path) -> None:
+    """Copy the live index of ``source`` into the index folder ``target`` (which must not
+    exist): the database through SQLite's backup (consistent while others read or write
+    it), the vector file as it is. A copy cut short leaves no index at ``target``."""
+    folder = _folder(Path(source))
+    target = Path(target)
+    tmp = target.with_name(f".{target.name}.copy")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / folder.name).mkdir(parents=True)
+    try:
+        src = connect(folder / DB_NAME)
+        dst = sqlite3.connect(str(tmp / folder.name / DB_NAME))
+        with dst:
+            src.backup(dst)
+        dst.close()
+        name = read_meta(src).get("vectors", {}).get("file")
+        src.close()
+        if name:
+            shutil.copy2(folder / name, tmp / folder.name / name)
+        _replace_file(tmp / "CURRENT", folder.name)
+        tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
