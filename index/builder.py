@@ -32,10 +32,11 @@ from .config import IndexConfig
 from .db import DB_NAME, FORMAT_VERSION, connect, read_meta, spans_blob, spans_from_blob, to_blob, write_meta
 from .embedder import Embedder
 from .errors import CorpusError
+from .lexical import write_snapshot
 from .loader import SourceFile, read_document, scan_corpus
 from .records import Chunk, Document
 from .store import IndexStore, check_model, read_index
-from .vectors import load_vectors, merge
+from .vectors import record, write_main
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +212,7 @@ def _rebuild(index_dir: Path, sources: list[SourceFile], settings: dict[str, obj
         folder = index_dir / f"db-{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(3).hex()}"
         folder.mkdir()
         con = connect(folder / DB_NAME, create=True)
-        write_meta(con, {**settings, "counts": {"documents": 0, "chunks": 0, "sentences": 0}})
+        write_meta(con, {**settings, "counts": {"documents": 0, "chunks": 0, "sentences": 0, "terms": 0}})
         con.close()
         _replace_file(building, folder.name)
     store = read_index(folder, fix)
@@ -258,7 +259,7 @@ def _update(store: IndexStore, changes: _Changes, config: IndexConfig, embedder:
                 for doc_id in changes.removed:
                     _delete(con, doc_id, store, counts)
                     con.execute("DELETE FROM files WHERE doc_id=?", (doc_id,))
-                write_meta(con, {"counts": dict(counts), "vectors": _vector_record(store)})
+                write_meta(con, {"counts": dict(counts), "vectors": record(store.vectors)})
         if changes.touched:
             with _transaction(con):
                 con.executemany("UPDATE files SET size=?, mtime_ns=? WHERE doc_id=?",
@@ -278,7 +279,7 @@ def _update(store: IndexStore, changes: _Changes, config: IndexConfig, embedder:
                              "faiss_factory": config.faiss_factory,
                              "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
         if store.vectors.merge_needed(config.faiss_factory):
-            store.vectors = merge(store.path, con, store.vectors, config.faiss_factory)
+            _write_snapshots(store, con, config.faiss_factory)
         store.manifest = {**read_meta(con), "faiss_index": store.vectors.factory}
     finally:
         con.close()
@@ -287,6 +288,21 @@ def _update(store: IndexStore, changes: _Changes, config: IndexConfig, embedder:
     log.info("indexed %d documents (%d passages embedded) in %.1fs", len(report.embedded), report.embedded_chunks,
              report.seconds)
     return store, report
+
+
+def _write_snapshots(store: IndexStore, con: sqlite3.Connection, factory: str) -> None:
+    """Write the vector and BM25 indexes of every row anew and make them live together
+    (one commit names both); the files they replace are removed after."""
+    vectors = write_main(store.path, con, store.vectors, factory)
+    lexical_dir, lexical = write_snapshot(store.path, con)
+    with _transaction(con):
+        write_meta(con, {"vectors": record(vectors), "lexical": {"dir": lexical_dir}})
+    store.vectors, store.lexical = vectors, lexical
+    for old in store.path.iterdir():
+        stale = old.name.startswith(("vectors-", ".vectors-")) and old.name != vectors.main_file
+        stale |= old.name.startswith(("lexical-", ".lexical-")) and old.name != lexical_dir
+        if stale:
+            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -354,6 +370,7 @@ def _write_batch(con: sqlite3.Connection, store: IndexStore, batch: list[_Prepar
     chunk_vectors = embedder.encode_documents(passages) if passages else np.zeros((0, embedder.dimension))
     sentence_vectors = embedder.encode_documents(sentences) if sentences else np.zeros((0, embedder.dimension))
     added_rows: list[int] = []
+    added_terms: list[list[str]] = []
     c_at = s_at = 0
     with _transaction(con):
         for p in batch:
@@ -372,13 +389,14 @@ def _write_batch(con: sqlite3.Connection, store: IndexStore, batch: list[_Prepar
                                  "VALUES(?, ?, ?, ?, ?, ?)", (doc.doc_id, doc.title, doc.date, doc.text,
                                                               doc.content_hash, spans_blob(doc.sentences))).lastrowid
             for chunk in p.chunks:
+                terms = A.passage_terms(doc.title, chunk.text)
                 row = con.execute("INSERT INTO chunks(chunk_id, doc, start, end, first_sentence, last_sentence, "
-                                  "vector) VALUES(?, ?, ?, ?, ?, ?, ?)",
+                                  "vector, terms) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
                                   (chunk.chunk_id, number, chunk.start, chunk.end, chunk.first_sentence,
-                                   chunk.last_sentence, to_blob(chunk_vectors[c_at]))).lastrowid
-                con.execute("INSERT INTO passage_terms(rowid, terms) VALUES(?, ?)",
-                            (row, " ".join(A.passage_terms(doc.title, chunk.text))))
+                                   chunk.last_sentence, to_blob(chunk_vectors[c_at]), " ".join(terms))).lastrowid
                 added_rows.append(row)
+                added_terms.append(terms)
+                counts["terms"] += len(terms)
                 c_at += 1
             con.executemany("INSERT INTO sentences(doc, idx, vector) VALUES(?, ?, ?)",
                             [(number, i, to_blob(sentence_vectors[s_at + i])) for i in range(len(doc.sentences))])
@@ -387,13 +405,9 @@ def _write_batch(con: sqlite3.Connection, store: IndexStore, batch: list[_Prepar
             counts.update({"documents": 1, "chunks": len(p.chunks), "sentences": len(doc.sentences)})
             report.embedded.append(doc.doc_id)
             report.embedded_chunks += len(p.chunks)
-        write_meta(con, {"counts": dict(counts), "vectors": _vector_record(store)})
+        write_meta(con, {"counts": dict(counts), "vectors": record(store.vectors)})
     store.vectors.add(np.asarray(added_rows, dtype=np.int64), np.asarray(chunk_vectors, dtype=np.float32))
-
-
-def _vector_record(store: IndexStore) -> dict[str, object]:
-    v = store.vectors
-    return {"file": v.main_file, "factory": v.factory, "covered": v.covered, "removed": v.removed}
+    store.lexical.add(added_rows, added_terms)
 
 
 def _delete(con: sqlite3.Connection, doc_id: str, store: IndexStore, counts: Counter) -> None:
@@ -404,15 +418,16 @@ def _delete(con: sqlite3.Connection, doc_id: str, store: IndexStore, counts: Cou
         return
     number = found[0]
     doc = Document(doc_id, found[1], found[2], found[3], found[4], spans_from_blob(found[5]))
-    rows = [r for (r,) in con.execute("SELECT row FROM chunks WHERE doc=?", (number,))]
-    for row in rows:
-        con.execute("DELETE FROM passage_terms WHERE rowid=?", (row,))
+    found_rows = con.execute("SELECT row, terms FROM chunks WHERE doc=?", (number,)).fetchall()
+    rows = [r for r, _ in found_rows]
     con.execute("DELETE FROM chunks WHERE doc=?", (number,))
     con.execute("DELETE FROM sentences WHERE doc=?", (number,))
     con.execute("DELETE FROM docs WHERE id=?", (number,))
     _count_vocabulary(con, doc, -1)
-    counts.subtract({"documents": 1, "chunks": len(rows), "sentences": len(doc.sentences)})
+    counts.subtract({"documents": 1, "chunks": len(rows), "sentences": len(doc.sentences),
+                     "terms": sum(len(t.split()) for _, t in found_rows)})
     store.vectors.drop(set(rows))
+    store.lexical.drop(set(rows))
 
 
 def _count_vocabulary(con: sqlite3.Connection, doc: Document, sign: int) -> None:
@@ -435,11 +450,3 @@ def _count_vocabulary(con: sqlite3.Connection, doc: Document, sign: int) -> None
             con.executemany(f"DELETE FROM {table} WHERE {column}=? AND {count} <= 0", [(k,) for k in counter])
 
 
-def reload_vectors(store: IndexStore) -> None:
-    """Read the vector index of ``store`` again (after another process wrote to it)."""
-    con = connect(store.path / DB_NAME)
-    try:
-        store.manifest = read_meta(con)
-        store.vectors = load_vectors(store.path, con, store.manifest, store.dimension)
-    finally:
-        con.close()

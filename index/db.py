@@ -2,19 +2,18 @@
 BM25 full-text index and the corpus vocabulary, read on demand and written in transactions.
 
 SQLite (the standard library's) gives what an archive needs without a server: a file that
-opens in constant time, rows read by key instead of parsed whole, atomic commits (a build
-killed between two commits loses nothing that was committed) and FTS5, whose ``bm25()``
-ranks passages from an inverted index kept up to date row by row.
+opens in constant time, rows read by key instead of parsed whole, and atomic commits (a
+build killed between two commits loses nothing that was committed). The vector and BM25
+indexes are snapshots of its rows written beside it (``vectors.py``, ``lexical.py``).
 
 Tables::
 
     meta(key, value)            the model record, chunking, pipeline, counts (JSON values)
     files(doc_id, …)            every corpus file seen: content hash, size, mtime, indexed or skipped
     docs(id, doc_id, …)         cleaned documents: title, date, text, sentence spans
-    chunks(row, chunk_id, …)    passages (offsets into their document) and their vectors;
-                                ``row`` is the passage's id in the vector index, never reused
+    chunks(row, chunk_id, …)    passages (offsets into their document), their vectors and terms;
+                                ``row`` is the passage's id in the search indexes, never reused
     sentences(doc, idx, vector) one vector per sentence
-    passage_terms (FTS5)        each passage's terms, rowid = chunks.row: BM25 and term lookups
     terms(term, df)             sentences holding each term (idf)
     words(word, n)              text units holding each word (what the corpus mentions)
 """
@@ -28,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 DB_NAME = "index.sqlite"
 
 _SCHEMA = """
@@ -41,12 +40,12 @@ CREATE TABLE IF NOT EXISTS docs(
     content_hash TEXT NOT NULL, sentences BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS chunks(
     row INTEGER PRIMARY KEY AUTOINCREMENT, chunk_id TEXT NOT NULL, doc INTEGER NOT NULL, start INTEGER NOT NULL,
-    end INTEGER NOT NULL, first_sentence INTEGER NOT NULL, last_sentence INTEGER NOT NULL, vector BLOB NOT NULL);
+    end INTEGER NOT NULL, first_sentence INTEGER NOT NULL, last_sentence INTEGER NOT NULL, vector BLOB NOT NULL,
+    terms TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_by_id ON chunks(chunk_id);
 CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc);
 CREATE TABLE IF NOT EXISTS sentences(
     doc INTEGER NOT NULL, idx INTEGER NOT NULL, vector BLOB NOT NULL, PRIMARY KEY(doc, idx)) WITHOUT ROWID;
-CREATE VIRTUAL TABLE IF NOT EXISTS passage_terms USING fts5(terms, tokenize="unicode61 tokenchars '.,'");
 CREATE TABLE IF NOT EXISTS terms(term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS words(word TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
 """
@@ -96,8 +95,3 @@ def spans_from_blob(blob: bytes) -> tuple[tuple[int, int], ...]:
     flat = np.frombuffer(blob, dtype=np.int32)
     return tuple((int(a), int(b)) for a, b in zip(flat[0::2], flat[1::2], strict=True))
 
-
-def fts_query(terms: list[str], operator: str = "OR") -> str:
-    """An FTS5 query matching ``terms`` as they were stored (each quoted as it is)."""
-    quoted = ['"' + t.replace('"', '""') + '"' for t in dict.fromkeys(terms) if t]
-    return f" {operator} ".join(quoted)

@@ -1,9 +1,10 @@
-"""The index on disk, read on demand: one SQLite database (``db.py``) and its vector index
-(``vectors.py``) in an index folder::
+"""The index on disk, read on demand: one SQLite database (``db.py``) with its vector and
+BM25 indexes (``vectors.py``, ``lexical.py``), in a folder named by the index folder's
+CURRENT file::
 
-    index.sqlite (+ -wal, -shm)   documents, passages, vectors, BM25, vocabulary
+    index.sqlite (+ -wal, -shm)   documents, passages, vectors, terms, vocabulary
     vectors-<id>.faiss            the main vector index named by the database
-    .lock                         held while a build writes
+    lexical-<id>/                 the BM25 snapshot named by the database
 
 Opening reads the database's meta rows and the vector file, nothing that grows with the
 number of documents beyond the vectors themselves; documents, passages and sentence vectors
@@ -22,8 +23,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .db import DB_NAME, FORMAT_VERSION, connect, from_blobs, fts_query, read_meta, spans_from_blob
+from .db import DB_NAME, FORMAT_VERSION, connect, from_blobs, read_meta, spans_from_blob
 from .errors import IndexCorruptError, IndexMismatchError
+from .lexical import LexicalIndex, load_lexical
 from .records import Chunk, Document
 from .vectors import VectorIndex, load_vectors
 
@@ -54,10 +56,11 @@ class IndexStore:
     documents, vectors and terms, and the corpus's term and word counts."""
 
     def __init__(self, path: Path, con: sqlite3.Connection, meta: dict[str, Any], vectors: VectorIndex,
-                 fix: str = "rag index --rebuild"):
+                 lexical: LexicalIndex, fix: str = "rag index --rebuild"):
         self.path = Path(path)
         self.manifest = meta
         self.vectors = vectors
+        self.lexical = lexical
         self.fix = fix
         self._con = con
         self._lock = threading.RLock()
@@ -187,24 +190,19 @@ class IndexStore:
         return (self.alive(found) if self.vectors.removed else found)[:n]
 
     def bm25(self, terms: list[str], n: int) -> list[int]:
-        """Row ids of the ``n`` passages that best match ``terms`` by BM25 (FTS5), best first."""
-        query = fts_query(terms)
-        if not query or n < 1:
-            return []
-        return [r for (r,) in self.query("SELECT rowid FROM passage_terms WHERE passage_terms MATCH ? "
-                                         "ORDER BY rank LIMIT ?", (query, n))]
+        """Row ids of the ``n`` passages that best match ``terms`` by BM25, best first."""
+        counts = self.counts
+        found = self.lexical.search(terms, n + self.vectors.removed, counts.get("chunks", 0), counts.get("terms", 0))
+        return (self.alive(found) if self.vectors.removed else found)[:n]
 
     def rows_with_all(self, terms: list[str], limit: int) -> list[int]:
         """Row ids of passages holding every one of ``terms`` (at most ``limit``)."""
-        query = fts_query(terms, "AND")
-        if not query:
-            return []
-        return [r for (r,) in self.query("SELECT rowid FROM passage_terms WHERE passage_terms MATCH ? LIMIT ?",
-                                         (query, limit))]
+        found = self.lexical.rows_with_all(terms, limit + self.vectors.removed)
+        return (self.alive(found) if self.vectors.removed else found)[:limit]
 
     def passage_terms(self, row: int) -> list[str]:
         """The terms a passage was indexed with (its title's and its own)."""
-        found = self.query("SELECT terms FROM passage_terms WHERE rowid=?", (row,))
+        found = self.query("SELECT terms FROM chunks WHERE row=?", (row,))
         return found[0][0].split() if found else []
 
     # -- vocabulary ----------------------------------------------------------------------
@@ -298,8 +296,13 @@ def read_index(index_dir: Path, fix: str) -> IndexStore | None:
     except (OSError, RuntimeError, sqlite3.DatabaseError, ValueError) as exc:
         con.close()
         raise corrupt(f"vectors unreadable: {exc.__class__.__name__}: {exc}") from exc
+    try:
+        lexical = load_lexical(index_dir, con, meta)
+    except (OSError, sqlite3.DatabaseError, ValueError) as exc:
+        con.close()
+        raise corrupt(f"BM25 index unreadable: {exc.__class__.__name__}: {exc}") from exc
     meta["faiss_index"] = vectors.factory
-    return IndexStore(index_dir, con, meta, vectors, fix)
+    return IndexStore(index_dir, con, meta, vectors, lexical, fix)
 
 
 def check_model(manifest: dict[str, Any], embedder: Any, fix: str) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .db import from_blobs, write_meta
+from .db import from_blobs
 
 log = logging.getLogger(__name__)
 
@@ -152,11 +152,11 @@ def _all_vectors(con: sqlite3.Connection, dimension: int) -> Iterator[tuple[np.n
         yield np.asarray([r for r, _ in batch], dtype=np.int64), from_blobs([b for _, b in batch], dimension)
 
 
-def merge(index_dir: Path, con: sqlite3.Connection, index: VectorIndex, factory: str) -> VectorIndex:
-    """Write the main index anew and make it live: the in-memory rows are added to it, or,
-    when the factory changes or removed rows have piled up, it is rebuilt from every row in
-    the database (in batches). The file is written beside the old one and made live by the
-    database commit that names it; a build killed before that commit leaves the old one live."""
+def write_main(index_dir: Path, con: sqlite3.Connection, index: VectorIndex, factory: str) -> VectorIndex:
+    """Write the main index anew: the in-memory rows are added to it, or, when the factory
+    changes or removed rows have piled up, it is rebuilt from every row in the database (in
+    batches). The file is written beside the old one and becomes live when the database
+    names it (``record``); a build killed before that commit leaves the old one live."""
     import faiss
 
     last = con.execute("SELECT max(row), count(*) FROM chunks").fetchone()
@@ -183,10 +183,11 @@ def merge(index_dir: Path, con: sqlite3.Connection, index: VectorIndex, factory:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    write_meta(con, {"vectors": {"file": name, "factory": target, "covered": covered, "removed": 0}})
-    for old in index_dir.glob("vectors-*.faiss"):
-        if old.name != name:
-            old.unlink(missing_ok=True)
     merged = VectorIndex(index.dimension, main, name, int(main.ntotal), covered, 0, target)
     log.info("vector index written: %d passages, %s", merged.main_rows, target)
     return merged
+
+
+def record(index: VectorIndex) -> dict[str, Any]:
+    """What the database keeps of the vector index: its file and the rows it holds."""
+    return {"file": index.main_file, "factory": index.factory, "covered": index.covered, "removed": index.removed}

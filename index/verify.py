@@ -22,25 +22,20 @@ def verify_index(index_dir: Path) -> list[str]:
         con = connect(folder / DB_NAME)
         meta = read_meta(con)
         problems += [f"sqlite: {r}" for (r,) in con.execute("PRAGMA integrity_check") if r != "ok"]
-        try:
-            con.execute("INSERT INTO passage_terms(passage_terms, rank) VALUES('integrity-check', 1)")
-        except sqlite3.DatabaseError as exc:
-            problems.append(f"BM25 index: {exc}")
         counts = meta.get("counts", {})
         docs, chunks = (con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("docs", "chunks"))
         sentences = con.execute("SELECT count(*) FROM sentences").fetchone()[0]
         spans = sum(len(spans_from_blob(b)) for (b,) in con.execute("SELECT sentences FROM docs"))
-        terms = con.execute("SELECT count(*) FROM passage_terms").fetchone()[0]
+        terms = con.execute("SELECT coalesce(sum(length(terms) - length(replace(terms, ' ', '')) + "
+                            "(terms != '')), 0) FROM chunks").fetchone()[0]
         dim = int(meta["model"]["dimension"]) * 4
         bad = con.execute("SELECT count(*) FROM chunks WHERE length(vector) != ?", (dim,)).fetchone()[0]
         bad += con.execute("SELECT count(*) FROM sentences WHERE length(vector) != ?", (dim,)).fetchone()[0]
-        if (docs, chunks, sentences) != (counts.get("documents"), counts.get("chunks"), counts.get("sentences")):
-            problems.append(f"counts recorded {counts} but found {docs} documents, {chunks} passages, "
-                            f"{sentences} sentences")
+        found = {"documents": docs, "chunks": chunks, "sentences": sentences, "terms": terms}
+        if any(counts.get(k) != v for k, v in found.items()):
+            problems.append(f"counts recorded {counts} but found {found}")
         if sentences != spans:
             problems.append(f"{spans} sentences in the documents but {sentences} sentence vectors")
-        if terms != chunks:
-            problems.append(f"{chunks} passages but {terms} in the BM25 index")
         if bad:
             problems.append(f"{bad} vectors of the wrong size")
         orphans = con.execute("SELECT count(*) FROM chunks WHERE doc NOT IN (SELECT id FROM docs)").fetchone()[0]
@@ -55,10 +50,25 @@ def verify_index(index_dir: Path) -> list[str]:
             if main.ntotal - int(record.get("removed", 0)) != covered:
                 problems.append(f"the vector file holds {main.ntotal} vectors ({record.get('removed', 0)} removed) "
                                 f"but {covered} passages are recorded in it")
+        problems += _check_lexical(folder, con, meta)
         con.close()
     except (sqlite3.DatabaseError, OSError, RuntimeError, KeyError, ValueError) as exc:
         problems.append(f"unreadable: {exc.__class__.__name__}: {exc}")
     return problems
+
+
+def _check_lexical(folder: Path, con: sqlite3.Connection, meta: dict) -> list[str]:
+    """The BM25 snapshot holds each passage it covers with its number of terms."""
+    import numpy as np
+
+    name = (meta.get("lexical") or {}).get("dir")
+    covered = int((meta.get("vectors") or {}).get("covered", 0))
+    if not name:
+        return ["no BM25 snapshot"] if covered else []
+    lengths = np.load(folder / name / "lengths.npy", mmap_mode="r")
+    wrong = sum(1 for row, text in con.execute("SELECT row, terms FROM chunks WHERE row <= ?", (covered,))
+                if row >= len(lengths) or lengths[row] != len(text.split()))
+    return [f"{wrong} passages differ from the BM25 snapshot"] if wrong else []
 
 
 def copy_index(source: Path, target: Path) -> None:
@@ -76,10 +86,12 @@ def copy_index(source: Path, target: Path) -> None:
         with dst:
             src.backup(dst)
         dst.close()
-        name = read_meta(src).get("vectors", {}).get("file")
+        meta = read_meta(src)
         src.close()
-        if name:
+        if name := (meta.get("vectors") or {}).get("file"):
             shutil.copy2(folder / name, tmp / folder.name / name)
+        if name := (meta.get("lexical") or {}).get("dir"):
+            shutil.copytree(folder / name, tmp / folder.name / name)
         _replace_file(tmp / "CURRENT", folder.name)
         tmp.rename(target)
     except BaseException:

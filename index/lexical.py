@@ -1,0 +1,193 @@
+"""BM25 over the passages' terms, at archive size.
+
+Laid out like the vector index (``vectors.py``): a main snapshot written to files when the
+vectors are (the terms sorted, and for each its postings: passage row ids and term
+frequencies, memory-mapped, so opening reads nothing whole), plus the rows added since,
+kept in memory. A question's terms are looked up by binary search and their postings scored
+with numpy, so a term in half of a million passages costs milliseconds (SQLite FTS5 scores
+every matching row one by one: about a second there).
+
+The ranking is SQLite FTS5's ``bm25()``: k1 = 1.2, b = 0.75, idf = ln((N - n + 0.5) /
+(n + 0.5)) floored at 1e-6, over the passage counts of the whole index. Passages removed
+since the snapshot still count in ``n`` until the next one, and are skipped by the caller.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import sqlite3
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+K1, B = 1.2, 0.75
+_FILES = ("terms", "df", "indptr", "rows", "tf", "lengths")
+_BATCH = 20_000
+
+
+class LexicalIndex:
+    """Each passage's terms, searchable by BM25 and by "all of these terms"."""
+
+    def __init__(self, folder: Path | None = None):
+        self.folder = folder
+        self.main: dict[str, np.ndarray] = {}
+        if folder is not None:
+            self.main = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _FILES}
+        self.delta: dict[str, dict[int, int]] = {}  # term -> {row: frequency}
+        self.delta_lengths: dict[int, int] = {}
+
+    def add(self, rows: list[int], terms: list[list[str]]) -> None:
+        """Passages written after the snapshot: searched from memory."""
+        for row, words in zip(rows, terms, strict=True):
+            self.delta_lengths[int(row)] = len(words)
+            for term, tf in Counter(words).items():
+                self.delta.setdefault(term, {})[int(row)] = tf
+
+    def drop(self, rows: set[int]) -> None:
+        """Passages removed: out of memory now (in the snapshot they are skipped by the caller)."""
+        for row in rows:
+            self.delta_lengths.pop(row, None)
+        for postings in self.delta.values():
+            for row in rows & postings.keys():
+                del postings[row]
+
+    def _main(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """The snapshot's postings of ``term``: row ids and frequencies."""
+        terms = self.main.get("terms")
+        if terms is None or not len(terms):
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        key = term.encode("ascii", "replace")
+        at = int(np.searchsorted(terms, key))
+        if at >= len(terms) or terms[at] != key:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        start, end = int(self.main["indptr"][at]), int(self.main["indptr"][at + 1])
+        return np.asarray(self.main["rows"][start:end], dtype=np.int64), np.asarray(self.main["tf"][start:end],
+                                                                                    dtype=np.float64)
+
+    def postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """Row ids and frequencies of ``term`` in every passage (snapshot and since)."""
+        rows, tf = self._main(term)
+        extra = self.delta.get(term)
+        if extra:
+            rows = np.concatenate([rows, np.fromiter(extra.keys(), dtype=np.int64, count=len(extra))])
+            tf = np.concatenate([tf, np.fromiter(extra.values(), dtype=np.float64, count=len(extra))])
+        return rows, tf
+
+    def lengths(self, rows: np.ndarray) -> np.ndarray:
+        """Terms in each of the passages ``rows``."""
+        main = self.main.get("lengths")
+        out = np.zeros(len(rows), dtype=np.float64)
+        inside = rows < (len(main) if main is not None else 0)
+        if inside.any():
+            out[inside] = main[rows[inside]]
+        for i in np.flatnonzero(~inside):
+            out[i] = self.delta_lengths.get(int(rows[i]), 0)
+        return out
+
+    def search(self, terms: list[str], n: int, passages: int, total_terms: int) -> list[int]:
+        """Row ids of the ``n`` passages that best match ``terms`` by BM25, best first
+        (ties: the earlier row); ``passages`` and ``total_terms`` are the index's counts."""
+        if n < 1 or passages < 1:
+            return []
+        avg = max(total_terms / passages, 1e-9)
+        rows_parts, score_parts = [], []
+        for term in dict.fromkeys(terms):
+            rows, tf = self.postings(term)
+            if not len(rows):
+                continue
+            idf = max(math.log((passages - len(rows) + 0.5) / (len(rows) + 0.5)), 1e-6)
+            norm = K1 * (1 - B + B * self.lengths(rows) / avg)
+            rows_parts.append(rows)
+            score_parts.append(idf * tf * (K1 + 1) / (tf + norm))
+        if not rows_parts:
+            return []
+        rows, inverse = np.unique(np.concatenate(rows_parts), return_inverse=True)
+        scores = np.bincount(inverse, weights=np.concatenate(score_parts), minlength=len(rows))
+        if len(rows) > n:
+            keep = np.argpartition(-scores, n - 1)[:n]
+            # Scores tied with the n-th best are all kept, so that ties go to the earlier row.
+            keep = np.flatnonzero(scores >= scores[keep].min())
+            rows, scores = rows[keep], scores[keep]
+        order = np.lexsort((rows, -scores))[:n]
+        return [int(r) for r in rows[order]]
+
+    def rows_with_all(self, terms: list[str], limit: int) -> list[int]:
+        """Row ids of passages holding every one of ``terms`` (at most ``limit``, in order)."""
+        found: set[int] | None = None
+        for term in sorted(set(terms), key=lambda t: len(self.postings(t)[0])):
+            rows = set(self.postings(term)[0].tolist())
+            found = rows if found is None else found & rows
+            if not found:
+                return []
+        return sorted(found)[:limit] if found else []
+
+
+def load_lexical(folder: Path, con: sqlite3.Connection, meta: dict[str, Any]) -> LexicalIndex:
+    """The lexical index of the database ``con``: its snapshot and the rows added since."""
+    record = meta.get("lexical") or {}
+    index = LexicalIndex(folder / record["dir"] if record.get("dir") else None)
+    covered = int((meta.get("vectors") or {}).get("covered", 0))
+    rows, terms = [], []
+    for row, text in con.execute("SELECT row, terms FROM chunks WHERE row > ? ORDER BY row", (covered,)):
+        rows.append(row)
+        terms.append(text.split())
+    index.add(rows, terms)
+    return index
+
+
+def write_snapshot(folder: Path, con: sqlite3.Connection) -> tuple[str, LexicalIndex]:
+    """Write a snapshot of every passage's terms beside the database; returns its folder's
+    name (live once the database names it) and the index reading it."""
+    vocabulary: dict[str, int] = {}
+    term_ids: list[np.ndarray] = []
+    row_ids: list[np.ndarray] = []
+    freqs: list[np.ndarray] = []
+    max_row = int(con.execute("SELECT coalesce(max(row), 0) FROM chunks").fetchone()[0])
+    lengths = np.zeros(max_row + 1, dtype=np.int32)
+    last = 0
+    while batch := con.execute("SELECT row, terms FROM chunks WHERE row > ? ORDER BY row LIMIT ?",
+                               (last, _BATCH)).fetchall():
+        last = batch[-1][0]
+        t_ids, r_ids, f = [], [], []
+        for row, text in batch:
+            words = text.split()
+            lengths[row] = len(words)
+            for term, tf in Counter(words).items():
+                t_ids.append(vocabulary.setdefault(term, len(vocabulary)))
+                r_ids.append(row)
+                f.append(min(tf, 65535))
+        term_ids.append(np.asarray(t_ids, dtype=np.int64))
+        row_ids.append(np.asarray(r_ids, dtype=np.int32))
+        freqs.append(np.asarray(f, dtype=np.uint16))
+    names = sorted(vocabulary)
+    rank = np.empty(len(names), dtype=np.int64)  # vocabulary id -> position among sorted terms
+    for position, term in enumerate(names):
+        rank[vocabulary[term]] = position
+    tids = rank[np.concatenate(term_ids)] if term_ids else np.zeros(0, dtype=np.int64)
+    rows = np.concatenate(row_ids) if row_ids else np.zeros(0, dtype=np.int32)
+    tf = np.concatenate(freqs) if freqs else np.zeros(0, dtype=np.uint16)
+    order = np.lexsort((rows, tids))
+    df = np.bincount(tids, minlength=len(names)).astype(np.int32)
+    arrays = {
+        "terms": np.asarray([t.encode("ascii", "replace") for t in names], dtype=bytes if names else "S1"),
+        "df": df, "indptr": np.concatenate([[0], np.cumsum(df)]).astype(np.int64),
+        "rows": rows[order], "tf": tf[order], "lengths": lengths,
+    }
+    tmp = Path(tempfile.mkdtemp(prefix=".lexical-", dir=folder))
+    try:
+        for name, array in arrays.items():
+            with open(tmp / f"{name}.npy", "wb") as fh:
+                np.save(fh, array)
+                fh.flush()
+                os.fsync(fh.fileno())
+        final = folder / f"lexical-{tmp.name[9:]}"
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final.name, LexicalIndex(final)
