@@ -18,7 +18,7 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -46,6 +46,8 @@ _PIPELINE_FILES = ("cleaning.py", "sentences.py", "chunking.py", "loader.py", "a
 # Documents per transaction: large enough to embed in full batches, small enough that a
 # killed build loses seconds of work and memory stays bounded.
 BATCH_DOCUMENTS = 64
+# Documents from which a build reads them in processes of their own.
+PROCESS_MIN_DOCUMENTS = 256
 
 
 @lru_cache(maxsize=1)
@@ -110,14 +112,16 @@ def open_index(
     fix: str | None = None,
     extra: Mapping[str, Path] | None = None,
     update: bool = True,
+    workers: int = 1,
 ) -> tuple[IndexStore, BuildReport]:
     """Return the index of ``corpus_dir`` (and of the ``extra`` folders, see ``scan_corpus``),
     building or updating it in ``index_dir`` as needed.
 
     An unchanged corpus reuses the index without loading the model; a changed one embeds
     only new or changed files. ``update=False`` opens an existing index without looking at
-    the corpus at all (an archive's folder takes a while to list). Raises CorpusError,
-    IndexMismatchError or IndexCorruptError.
+    the corpus at all (an archive's folder takes a while to list). ``workers`` > 1 reads a
+    large batch of files in that many processes. Raises CorpusError, IndexMismatchError or
+    IndexCorruptError.
     """
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
     fix = fix or rebuild_hint(corpus_dir)
@@ -136,11 +140,11 @@ def open_index(
             live.close()
             store = read_index(_folder(index_dir), fix)  # another build may have run meanwhile
             assert store is not None
-            return _update(store, _changes(store, sources), config, embedder, progress, corpus_dir)
+            return _update(store, _changes(store, sources), config, embedder, progress, corpus_dir, workers)
     if live is not None:
         live.close()
     with build_lock(index_dir):
-        return _rebuild(index_dir, sources, settings, config, embedder, progress, corpus_dir, fix)
+        return _rebuild(index_dir, sources, settings, config, embedder, progress, corpus_dir, fix, workers)
 
 
 def _folder(index_dir: Path) -> Path:
@@ -192,7 +196,8 @@ def _changes(store: IndexStore, sources: list[SourceFile]) -> _Changes:
 
 
 def _rebuild(index_dir: Path, sources: list[SourceFile], settings: dict[str, object], config: IndexConfig,
-             embedder: Embedder, progress: bool, corpus_dir: Path, fix: str) -> tuple[IndexStore, BuildReport]:
+             embedder: Embedder, progress: bool, corpus_dir: Path, fix: str,
+             workers: int) -> tuple[IndexStore, BuildReport]:
     """Build a new database in a folder of its own (resuming one a killed rebuild left with
     the same settings) and make it live when complete."""
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -217,7 +222,7 @@ def _rebuild(index_dir: Path, sources: list[SourceFile], settings: dict[str, obj
         _replace_file(building, folder.name)
     store = read_index(folder, fix)
     assert store is not None
-    store, report = _update(store, _changes(store, sources), config, embedder, progress, corpus_dir)
+    store, report = _update(store, _changes(store, sources), config, embedder, progress, corpus_dir, workers)
     store.close()
     if not store.counts.get("documents"):
         raise CorpusError(f"No readable document in {corpus_dir}: every file was skipped")
@@ -247,7 +252,7 @@ def _replace_file(path: Path, text: str) -> None:
 
 
 def _update(store: IndexStore, changes: _Changes, config: IndexConfig, embedder: Embedder, progress: bool,
-            corpus_dir: Path) -> tuple[IndexStore, BuildReport]:
+            corpus_dir: Path, workers: int = 1) -> tuple[IndexStore, BuildReport]:
     """Apply ``changes`` to ``store`` in place, a batch of documents per transaction."""
     started = time.perf_counter()
     report = BuildReport(reused=False, kept=changes.kept, removed=changes.removed, skipped=list(changes.skipped))
@@ -264,14 +269,16 @@ def _update(store: IndexStore, changes: _Changes, config: IndexConfig, embedder:
             with _transaction(con):
                 con.executemany("UPDATE files SET size=?, mtime_ns=? WHERE doc_id=?",
                                 [(s.size, s.mtime_ns, s.doc_id) for s in changes.touched])
-        with _progress(progress, len(changes.new)) as advance, ThreadPoolExecutor(1) as reader:
+        with _progress(progress, len(changes.new)) as advance, ThreadPoolExecutor(1) as reader, \
+                _readers(len(changes.new), workers) as pool:
             batches = [changes.new[i:i + BATCH_DOCUMENTS] for i in range(0, len(changes.new), BATCH_DOCUMENTS)]
             # The next batch is read and chunked while this one is embedded (ONNX and the
             # tokenizer leave the interpreter free).
-            pending = reader.submit(_prepare, batches[0], config, embedder) if batches else None
+            pending = reader.submit(_prepare, batches[0], config, embedder, pool) if batches else None
             for i in range(len(batches)):
                 prepared = pending.result() if pending else []
-                pending = reader.submit(_prepare, batches[i + 1], config, embedder) if i + 1 < len(batches) else None
+                pending = reader.submit(_prepare, batches[i + 1], config, embedder, pool) \
+                    if i + 1 < len(batches) else None
                 _write_batch(con, store, prepared, embedder, counts, report)
                 advance(len(batches[i]))
         with _transaction(con):
@@ -340,6 +347,20 @@ def _progress(show: bool, total: int) -> Iterator:
         yield advance
 
 
+@contextmanager
+def _readers(documents: int, workers: int) -> Iterator[Executor | None]:
+    """``workers`` processes that read documents, for a build large enough to repay starting
+    them (they start as new interpreters: a script that asks for them needs the usual
+    ``if __name__ == "__main__":`` guard, as the ``rag`` command has)."""
+    if documents < PROCESS_MIN_DOCUMENTS or workers < 2:
+        yield None
+        return
+    import multiprocessing
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield pool
+
+
 @dataclass
 class _Prepared:
     """A file read, cleaned and chunked, ready to embed (``doc`` None: unreadable)."""
@@ -349,14 +370,27 @@ class _Prepared:
     chunks: list[Chunk]
 
 
-def _prepare(batch: Sequence[SourceFile], config: IndexConfig, embedder: Embedder) -> list[_Prepared]:
+def _prepare(batch: Sequence[SourceFile], config: IndexConfig, embedder: Embedder,
+             pool: Executor | None = None) -> list[_Prepared]:
+    # Reading, cleaning and sentence splitting are pure Python: on a large build, processes
+    # do them on every core.
+    docs = list(pool.map(read_document, batch, chunksize=4)) if pool is not None else [read_document(s) for s in batch]
+    # Every sentence and title of the batch counted in one call where the embedder can (its
+    # tokenizer runs natively on every core); the rest, as cut pieces, one by one.
+    texts = [t for d in docs if d is not None for t in [d.title, *(d.sentence(i) for i in range(len(d.sentences)))]]
+    many = getattr(embedder, "count_tokens_many", None)
+    known = dict(zip(texts, many(texts), strict=True)) if many is not None and texts else {}
+
+    def count(text: str) -> int:
+        size = known.get(text)
+        return embedder.count_tokens(text) if size is None else size
+
     out = []
-    for source in batch:
-        doc = read_document(source)
+    for source, doc in zip(batch, docs, strict=True):
         if doc is None:
             out.append(_Prepared(source, None, []))
             continue
-        doc, chunks = chunk_document(doc, embedder.count_tokens, config.max_tokens, config.overlap_sentences)
+        doc, chunks = chunk_document(doc, count, config.max_tokens, config.overlap_sentences)
         out.append(_Prepared(source, doc, chunks))
     return out
 

@@ -23,27 +23,31 @@ def embedding_text(title: str, text: str) -> str:
 
 def split_long_sentences(
     doc: Document, count_tokens: TokenCounter, budget: int
-) -> Document:
-    """Cut any sentence longer than ``budget`` word pieces at word boundaries."""
+) -> tuple[Document, list[int]]:
+    """Cut any sentence longer than ``budget`` word pieces at word boundaries; returns the
+    document and the word pieces of each of its sentences (each counted once)."""
     spans: list[tuple[int, int]] = []
-    changed = False
+    sizes: list[int] = []
     for start, end in doc.sentences:
-        if count_tokens(doc.text[start:end]) <= budget:
+        size = count_tokens(doc.text[start:end])
+        if size <= budget:
             spans.append((start, end))
+            sizes.append(size)
             continue
-        changed = True
         piece_start = start
         last_fit = start
         for m in re.finditer(r"\S+", doc.text[start:end]):
             word_end = start + m.end()
             if count_tokens(doc.text[piece_start:word_end]) > budget and last_fit > piece_start:
                 spans.append((piece_start, last_fit))
+                sizes.append(count_tokens(doc.text[piece_start:last_fit]))
                 piece_start = start + m.start()
             last_fit = word_end
         spans.append((piece_start, end))
-    if not changed:
-        return doc
-    return Document(doc.doc_id, doc.title, doc.date, doc.text, doc.content_hash, tuple(spans))
+        sizes.append(count_tokens(doc.text[piece_start:end]))
+    if len(spans) == len(doc.sentences):
+        return doc, sizes
+    return Document(doc.doc_id, doc.title, doc.date, doc.text, doc.content_hash, tuple(spans)), sizes
 
 
 def chunk_document(
@@ -60,8 +64,7 @@ def chunk_document(
         raise ValueError(
             f"title of {doc.doc_id} leaves only {budget} of {max_tokens} tokens for text"
         )
-    doc = split_long_sentences(doc, count_tokens, budget)
-    sizes = [count_tokens(doc.sentence(i)) for i in range(len(doc.sentences))]
+    doc, sizes = split_long_sentences(doc, count_tokens, budget)
     chunks: list[Chunk] = []
     first = 0
     while first < len(sizes):

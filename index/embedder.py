@@ -182,6 +182,12 @@ class SentenceTransformerEmbedder:
         tokenizer = self._load().tokenizer
         return len(tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
 
+    def count_tokens_many(self, texts: Sequence[str]) -> list[int]:
+        """``count_tokens`` of each of ``texts``, in one batch (the tokenizer runs natively)."""
+        if (encoder := self._query_encoder()) is not None:
+            return encoder.count_tokens_many(texts)
+        return [self.count_tokens(t) for t in texts]
+
     def _encode(self, texts: Sequence[str], progress: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)

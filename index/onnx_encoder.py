@@ -150,6 +150,10 @@ class OnnxEncoder:
         """Word pieces in ``text``, without special tokens and without truncation."""
         return len(self._counter.encode(text, add_special_tokens=False).ids)
 
+    def count_tokens_many(self, texts: Sequence[str]) -> list[int]:
+        """``count_tokens`` of each of ``texts``, in one batch."""
+        return [len(e.ids) for e in self._counter.encode_batch(list(texts), add_special_tokens=False)]
+
     def encode_many(self, texts: Sequence[str], batch_size: int = 16, progress: bool = False) -> np.ndarray:
         """Vectors of many texts, in batches of similar length (little padding to compute),
         returned in the order given."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import re
 import shutil
@@ -62,6 +63,11 @@ class SyntheticEmbedder:
 
     def count_tokens(self, text: str) -> int:
         return self._counter.count_tokens(text) if self._counter else len(text.split()) * 4 // 3
+
+    def count_tokens_many(self, texts: Sequence[str]) -> list[int]:
+        if self._counter is not None:
+            return self._counter.count_tokens_many(texts)
+        return [self.count_tokens(t) for t in texts]
 
 
 def write_corpus(source: Sequence[str], passages: int, folder: Path, seed: int = 0) -> int:
@@ -138,7 +144,7 @@ def run_scale(corpus_dir: Path, passages: int, questions: list[str]) -> dict[str
         corpus, index_dir = Path(tmp) / "corpus", Path(tmp) / "index"
         docs = write_corpus(source, passages, corpus)
         started = time.perf_counter()
-        store, _ = open_index(corpus, index_dir, IndexConfig(), SyntheticEmbedder(real))
+        store, _ = open_index(corpus, index_dir, IndexConfig(), SyntheticEmbedder(real), workers=os.cpu_count() or 1)
         build_s = time.perf_counter() - started
         built, search = len(store), store.manifest.get("faiss_index", "")
         store.close()

@@ -142,8 +142,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(f"Index sound: {index_dir}")
         return 0
     embedder = make_embedder(RagConfig(index=config))
-    store, report = open_index(args.corpus, index_dir, config, embedder, rebuild=args.rebuild,
-                               progress=True, fix=rebuild_hint(args.corpus, args.index_dir))
+    store, report = open_index(args.corpus, index_dir, config, embedder, rebuild=args.rebuild, progress=True,
+                               fix=rebuild_hint(args.corpus, args.index_dir), workers=os.cpu_count() or 1)
     counts = store.manifest["counts"]
     if report.reused:
         print(f"Index up to date: {counts['documents']} documents, {counts['chunks']} passages ({index_dir})")
