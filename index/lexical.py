@@ -95,25 +95,23 @@ class LexicalIndex:
         if n < 1 or passages < 1:
             return []
         avg = max(total_terms / passages, 1e-9)
-        rows_parts, score_parts = [], []
+        main = self.main.get("lengths")
+        size = max(len(main) if main is not None else 0, max(self.delta_lengths, default=-1) + 1)
+        scores = np.zeros(size, dtype=np.float64)  # by row id: a term's postings hold each row once
         for term in dict.fromkeys(terms):
             rows, tf = self.postings(term)
             if not len(rows):
                 continue
             idf = max(math.log((passages - len(rows) + 0.5) / (len(rows) + 0.5)), 1e-6)
-            norm = K1 * (1 - B + B * self.lengths(rows) / avg)
-            rows_parts.append(rows)
-            score_parts.append(idf * tf * (K1 + 1) / (tf + norm))
-        if not rows_parts:
-            return []
-        rows, inverse = np.unique(np.concatenate(rows_parts), return_inverse=True)
-        scores = np.bincount(inverse, weights=np.concatenate(score_parts), minlength=len(rows))
+            scores[rows] += idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * self.lengths(rows) / avg))
+        rows = np.flatnonzero(scores)
+        found = scores[rows]
         if len(rows) > n:
-            keep = np.argpartition(-scores, n - 1)[:n]
+            keep = np.argpartition(-found, n - 1)[:n]
             # Scores tied with the n-th best are all kept, so that ties go to the earlier row.
-            keep = np.flatnonzero(scores >= scores[keep].min())
-            rows, scores = rows[keep], scores[keep]
-        order = np.lexsort((rows, -scores))[:n]
+            keep = np.flatnonzero(found >= found[keep].min())
+            rows, found = rows[keep], found[keep]
+        order = np.lexsort((rows, -found))[:n]
         return [int(r) for r in rows[order]]
 
     def rows_with_all(self, terms: list[str], limit: int) -> list[int]:
