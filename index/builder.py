@@ -11,6 +11,7 @@ when it is complete (a killed rebuild resumes too).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -32,11 +33,11 @@ from .config import IndexConfig
 from .db import DB_NAME, FORMAT_VERSION, connect, read_meta, spans_blob, spans_from_blob, to_blob, write_meta
 from .embedder import Embedder
 from .errors import CorpusError
-from .lexical import write_snapshot
+from .lexical import load_lexical, write_snapshot
 from .loader import SourceFile, read_document, scan_corpus
 from .records import Chunk, Document
 from .store import IndexStore, check_model, read_index
-from .vectors import record, write_main
+from .vectors import load_vectors, record, write_main
 
 log = logging.getLogger(__name__)
 
@@ -137,14 +138,21 @@ def open_index(
         if not changes.any and not live.vectors.merge_needed(config.faiss_factory):
             return live, BuildReport(reused=True, kept=changes.kept, skipped=changes.skipped, chunks=len(live))
         with build_lock(index_dir):
-            live.close()
-            store = read_index(_folder(index_dir), fix)  # another build may have run meanwhile
-            assert store is not None
-            return _update(store, _changes(store, sources), config, embedder, progress, corpus_dir, workers)
+            if _written_since(live):  # another build ran meanwhile
+                live.close()
+                live = read_index(_folder(index_dir), fix)
+                assert live is not None
+            return _update(live, _changes(live, sources), config, embedder, progress, corpus_dir, workers)
     if live is not None:
         live.close()
     with build_lock(index_dir):
         return _rebuild(index_dir, sources, settings, config, embedder, progress, corpus_dir, fix, workers)
+
+
+def _written_since(store: IndexStore) -> bool:
+    """Whether the index's database changed after ``store`` was opened."""
+    now = {k: json.loads(v) for k, v in store.query("SELECT key, value FROM meta")}
+    return any(now.get(k) != store.manifest.get(k) for k in ("counts", "vectors", "lexical", "built_at"))
 
 
 def _folder(index_dir: Path) -> Path:
@@ -287,7 +295,12 @@ def _update(store: IndexStore, changes: _Changes, config: IndexConfig, embedder:
                              "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
         if store.vectors.merge_needed(config.faiss_factory):
             _write_snapshots(store, con, config.faiss_factory)
+        elif store.vectors.pending:  # the rows written since the snapshots: searched from memory
+            meta = read_meta(con)
+            store.vectors = load_vectors(store.path, con, meta, store.dimension, reuse=store.vectors)
+            store.lexical = load_lexical(store.path, con, meta)
         store.manifest = {**read_meta(con), "faiss_index": store.vectors.factory}
+        store.forget()
     finally:
         con.close()
     report.chunks = len(store)
@@ -404,7 +417,6 @@ def _write_batch(con: sqlite3.Connection, store: IndexStore, batch: list[_Prepar
     chunk_vectors = embedder.encode_documents(passages) if passages else np.zeros((0, embedder.dimension))
     sentence_vectors = embedder.encode_documents(sentences) if sentences else np.zeros((0, embedder.dimension))
     added_rows: list[int] = []
-    added_terms: list[list[str]] = []
     c_at = s_at = 0
     with _transaction(con):
         for p in batch:
@@ -429,7 +441,6 @@ def _write_batch(con: sqlite3.Connection, store: IndexStore, batch: list[_Prepar
                                   (chunk.chunk_id, number, chunk.start, chunk.end, chunk.first_sentence,
                                    chunk.last_sentence, to_blob(chunk_vectors[c_at]), " ".join(terms))).lastrowid
                 added_rows.append(row)
-                added_terms.append(terms)
                 counts["terms"] += len(terms)
                 c_at += 1
             con.executemany("INSERT INTO sentences(doc, idx, vector) VALUES(?, ?, ?)",
@@ -440,8 +451,7 @@ def _write_batch(con: sqlite3.Connection, store: IndexStore, batch: list[_Prepar
             report.embedded.append(doc.doc_id)
             report.embedded_chunks += len(p.chunks)
         write_meta(con, {"counts": dict(counts), "vectors": record(store.vectors)})
-    store.vectors.add(np.asarray(added_rows, dtype=np.int64), np.asarray(chunk_vectors, dtype=np.float32))
-    store.lexical.add(added_rows, added_terms)
+    store.vectors.pending += len(added_rows)
 
 
 def _delete(con: sqlite3.Connection, doc_id: str, store: IndexStore, counts: Counter) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 DB_NAME = "index.sqlite"
 
 _SCHEMA = """

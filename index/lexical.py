@@ -26,8 +26,16 @@ from typing import Any
 import numpy as np
 
 K1, B = 1.2, 0.75
-_FILES = ("terms", "df", "indptr", "rows", "tf", "lengths")
+_FILES = ("terms", "df", "indptr", "rows", "weight", "lengths", "avgdl")
 _BATCH = 20_000
+# From this many passages on, a term in more than half of them (whose idf is floored at
+# 1e-6: it adds nothing to the ranking) is scored only when the others find too few passages.
+_SKIP_COMMON_FROM = 10_000
+
+
+def _weight(tf: np.ndarray, lengths: np.ndarray, avg: float) -> np.ndarray:
+    """BM25's term-frequency part: tf (k1 + 1) / (tf + k1 (1 - b + b dl / avgdl))."""
+    return tf * (K1 + 1) / (tf + K1 * (1 - B + B * lengths / avg))
 
 
 class LexicalIndex:
@@ -40,6 +48,12 @@ class LexicalIndex:
             self.main = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _FILES}
         self.delta: dict[str, dict[int, int]] = {}  # term -> {row: frequency}
         self.delta_lengths: dict[int, int] = {}
+
+    @property
+    def avgdl(self) -> float | None:
+        """Mean terms per passage when the snapshot was written: its weights were computed
+        with it, and the rows added since are weighed alike (until the next snapshot)."""
+        return float(self.main["avgdl"][0]) if "avgdl" in self.main else None
 
     def add(self, rows: list[int], terms: list[list[str]]) -> None:
         """Passages written after the snapshot: searched from memory."""
@@ -56,54 +70,65 @@ class LexicalIndex:
             for row in rows & postings.keys():
                 del postings[row]
 
-    def _main(self, term: str) -> tuple[np.ndarray, np.ndarray]:
-        """The snapshot's postings of ``term``: row ids and frequencies."""
+    def _find(self, term: str) -> int | None:
         terms = self.main.get("terms")
         if terms is None or not len(terms):
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+            return None
         key = term.encode("ascii", "replace")
         at = int(np.searchsorted(terms, key))
-        if at >= len(terms) or terms[at] != key:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        return at if at < len(terms) and terms[at] == key else None
+
+    def _main(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """The snapshot's postings of ``term``: row ids and weights."""
+        at = self._find(term)
+        if at is None:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         start, end = int(self.main["indptr"][at]), int(self.main["indptr"][at + 1])
-        return np.asarray(self.main["rows"][start:end], dtype=np.int64), np.asarray(self.main["tf"][start:end],
-                                                                                    dtype=np.float64)
+        return np.asarray(self.main["rows"][start:end]), np.asarray(self.main["weight"][start:end])
 
-    def postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
-        """Row ids and frequencies of ``term`` in every passage (snapshot and since)."""
-        rows, tf = self._main(term)
+    def _delta(self, term: str, avg: float) -> tuple[np.ndarray, np.ndarray]:
+        extra = self.delta.get(term) or {}
+        rows = np.fromiter(extra.keys(), dtype=np.int64, count=len(extra))
+        tf = np.fromiter(extra.values(), dtype=np.float64, count=len(extra))
+        lengths = np.array([self.delta_lengths.get(int(r), 0) for r in rows], dtype=np.float64)
+        return rows, _weight(tf, lengths, avg).astype(np.float32)
+
+    def document_frequency(self, term: str) -> int:
+        at = self._find(term)
+        return (0 if at is None else int(self.main["df"][at])) + len(self.delta.get(term) or ())
+
+    def postings(self, term: str) -> np.ndarray:
+        """Row ids of the passages holding ``term`` (snapshot and since)."""
+        rows, _ = self._main(term)
         extra = self.delta.get(term)
-        if extra:
-            rows = np.concatenate([rows, np.fromiter(extra.keys(), dtype=np.int64, count=len(extra))])
-            tf = np.concatenate([tf, np.fromiter(extra.values(), dtype=np.float64, count=len(extra))])
-        return rows, tf
-
-    def lengths(self, rows: np.ndarray) -> np.ndarray:
-        """Terms in each of the passages ``rows``."""
-        main = self.main.get("lengths")
-        out = np.zeros(len(rows), dtype=np.float64)
-        inside = rows < (len(main) if main is not None else 0)
-        if inside.any():
-            out[inside] = main[rows[inside]]
-        for i in np.flatnonzero(~inside):
-            out[i] = self.delta_lengths.get(int(rows[i]), 0)
-        return out
+        return np.concatenate([rows, np.fromiter(extra, dtype=np.int64, count=len(extra))]) if extra else rows
 
     def search(self, terms: list[str], n: int, passages: int, total_terms: int) -> list[int]:
         """Row ids of the ``n`` passages that best match ``terms`` by BM25, best first
         (ties: the earlier row); ``passages`` and ``total_terms`` are the index's counts."""
         if n < 1 or passages < 1:
             return []
-        avg = max(total_terms / passages, 1e-9)
+        avg = self.avgdl or max(total_terms / passages, 1e-9)
+        weighted = []
+        for term in dict.fromkeys(terms):
+            df = self.document_frequency(term)
+            if df:
+                weighted.append((max(math.log((passages - df + 0.5) / (df + 0.5)), 1e-6), term))
+        if not weighted:
+            return []
         main = self.main.get("lengths")
         size = max(len(main) if main is not None else 0, max(self.delta_lengths, default=-1) + 1)
-        scores = np.zeros(size, dtype=np.float64)  # by row id: a term's postings hold each row once
-        for term in dict.fromkeys(terms):
-            rows, tf = self.postings(term)
-            if not len(rows):
-                continue
-            idf = max(math.log((passages - len(rows) + 0.5) / (len(rows) + 0.5)), 1e-6)
-            scores[rows] += idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * self.lengths(rows) / avg))
+        scores = np.zeros(size, dtype=np.float32)  # by row id: a term's postings hold each row once
+        common = [w for w in weighted if w[0] <= 1e-6] if passages >= _SKIP_COMMON_FROM else []
+        for idf, term in [w for w in weighted if w not in common]:
+            for rows, weight in (self._main(term), self._delta(term, avg)):
+                if len(rows):
+                    scores[rows] += np.float32(idf) * weight
+        if common and np.count_nonzero(scores) < n:
+            for idf, term in common:
+                for rows, weight in (self._main(term), self._delta(term, avg)):
+                    if len(rows):
+                        scores[rows] += np.float32(idf) * weight
         rows = np.flatnonzero(scores)
         found = scores[rows]
         if len(rows) > n:
@@ -117,8 +142,8 @@ class LexicalIndex:
     def rows_with_all(self, terms: list[str], limit: int) -> list[int]:
         """Row ids of passages holding every one of ``terms`` (at most ``limit``, in order)."""
         found: set[int] | None = None
-        for term in sorted(set(terms), key=lambda t: len(self.postings(t)[0])):
-            rows = set(self.postings(term)[0].tolist())
+        for term in sorted(set(terms), key=self.document_frequency):
+            rows = set(self.postings(term).tolist())
             found = rows if found is None else found & rows
             if not found:
                 return []
@@ -147,10 +172,11 @@ def write_snapshot(folder: Path, con: sqlite3.Connection) -> tuple[str, LexicalI
     freqs: list[np.ndarray] = []
     max_row = int(con.execute("SELECT coalesce(max(row), 0) FROM chunks").fetchone()[0])
     lengths = np.zeros(max_row + 1, dtype=np.int32)
-    last = 0
+    last = passages = 0
     while batch := con.execute("SELECT row, terms FROM chunks WHERE row > ? ORDER BY row LIMIT ?",
                                (last, _BATCH)).fetchall():
         last = batch[-1][0]
+        passages += len(batch)
         t_ids, r_ids, f = [], [], []
         for row, text in batch:
             words = text.split()
@@ -171,10 +197,13 @@ def write_snapshot(folder: Path, con: sqlite3.Connection) -> tuple[str, LexicalI
     tf = np.concatenate(freqs) if freqs else np.zeros(0, dtype=np.uint16)
     order = np.lexsort((rows, tids))
     df = np.bincount(tids, minlength=len(names)).astype(np.int32)
+    rows, tf = rows[order], tf[order].astype(np.float64)
+    avg = max(float(lengths.sum()) / max(passages, 1), 1e-9)
     arrays = {
         "terms": np.asarray([t.encode("ascii", "replace") for t in names], dtype=bytes if names else "S1"),
         "df": df, "indptr": np.concatenate([[0], np.cumsum(df)]).astype(np.int64),
-        "rows": rows[order], "tf": tf[order], "lengths": lengths,
+        "rows": rows, "weight": _weight(tf, lengths[rows].astype(np.float64), avg).astype(np.float32),
+        "lengths": lengths, "avgdl": np.array([avg]),
     }
     tmp = Path(tempfile.mkdtemp(prefix=".lexical-", dir=folder))
     try:

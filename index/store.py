@@ -71,6 +71,11 @@ class IndexStore:
         self.docs = DocumentMap(self)
         self.dimension = int(meta["model"]["dimension"])
 
+    def forget(self) -> None:
+        """Drop what was remembered of rows (after the database was written to)."""
+        for cache in (self._docs, self._chunks, self._row_of, self._sentences):
+            cache.clear()
+
     # -- reading rows ------------------------------------------------------------------
     def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Rows of ``sql``; a damaged database is an IndexCorruptError naming the fix."""

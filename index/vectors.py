@@ -78,10 +78,13 @@ class VectorIndex:
         self.factory = factory
         self.delta_rows = np.zeros(0, dtype=np.int64)
         self.delta = np.zeros((0, dimension), dtype=np.float32)
+        # Rows a build has written since and not loaded: a build needs no search, and its
+        # memory must not grow with the archive.
+        self.pending = 0
 
     @property
     def ntotal(self) -> int:
-        return self.main_rows - self.removed + len(self.delta_rows)
+        return self.main_rows - self.removed + len(self.delta_rows) + self.pending
 
     def add(self, rows: np.ndarray, vectors: np.ndarray) -> None:
         """Rows written to the database after the main index: searched from memory."""
@@ -118,18 +121,22 @@ class VectorIndex:
             return True
         if self.removed > REBUILD_REMOVED_SHARE * self.main_rows:
             return True
-        delta = len(self.delta_rows)
+        delta = len(self.delta_rows) + self.pending
         return bool(delta) and (live < MERGE_MIN_ROWS or delta >= max(MERGE_MIN_ROWS, MERGE_SHARE * self.main_rows))
 
 
-def load_vectors(index_dir: Path, con: sqlite3.Connection, meta: dict[str, Any], dimension: int) -> VectorIndex:
-    """The vector index of the database ``con``: its main file and the rows added since."""
+def load_vectors(index_dir: Path, con: sqlite3.Connection, meta: dict[str, Any], dimension: int,
+                 reuse: VectorIndex | None = None) -> VectorIndex:
+    """The vector index of the database ``con``: its main file (``reuse``'s, already read,
+    when it is the same file) and the rows added since."""
     import faiss
 
     record = meta.get("vectors") or {}
     index = VectorIndex(dimension, covered=int(record.get("covered", 0)), removed=int(record.get("removed", 0)),
                         factory=str(record.get("factory", "Flat")))
-    if record.get("file"):
+    if reuse is not None and reuse.main is not None and reuse.main_file == record.get("file"):
+        index.main, index.main_file, index.main_rows = reuse.main, reuse.main_file, reuse.main_rows
+    elif record.get("file"):
         index.main = faiss.read_index(str(index_dir / record["file"]))
         index.main_file = record["file"]
         index.main_rows = int(index.main.ntotal)
@@ -141,8 +148,8 @@ def load_vectors(index_dir: Path, con: sqlite3.Connection, meta: dict[str, Any],
     return index
 
 
-def _all_vectors(con: sqlite3.Connection, dimension: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    last = 0
+def _all_vectors(con: sqlite3.Connection, dimension: int, last: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The rows after ``last`` and their vectors, in batches."""
     while True:
         batch = con.execute("SELECT row, vector FROM chunks WHERE row > ? ORDER BY row LIMIT ?",
                             (last, _BATCH)).fetchall()
@@ -153,9 +160,9 @@ def _all_vectors(con: sqlite3.Connection, dimension: int) -> Iterator[tuple[np.n
 
 
 def write_main(index_dir: Path, con: sqlite3.Connection, index: VectorIndex, factory: str) -> VectorIndex:
-    """Write the main index anew: the in-memory rows are added to it, or, when the factory
-    changes or removed rows have piled up, it is rebuilt from every row in the database (in
-    batches). The file is written beside the old one and becomes live when the database
+    """Write the main index anew: the rows added since are added to it, or, when the factory
+    changes or removed rows have piled up, it is rebuilt from every row in the database (read
+    in batches). The file is written beside the old one and becomes live when the database
     names it (``record``); a build killed before that commit leaves the old one live."""
     import faiss
 
@@ -164,8 +171,8 @@ def write_main(index_dir: Path, con: sqlite3.Connection, index: VectorIndex, fac
     target = resolve_factory(factory, live)
     if index.main is not None and target == index.factory and not index.removed:
         main = index.main
-        if len(index.delta_rows):
-            main.add_with_ids(index.delta, index.delta_rows)
+        for rows, vectors in _all_vectors(con, index.dimension, index.covered):
+            main.add_with_ids(vectors, rows)
     else:
         main = new_faiss(index.dimension, target)
         for rows, vectors in _all_vectors(con, index.dimension):

@@ -31,6 +31,7 @@ import numpy as np
 _DIM = 384
 _RANK = 48  # real MiniLM vectors of one domain live near a low-dimensional subspace
 _SENTENCES_PER_DOC = 40
+_PARAGRAPH = 4
 _PASSAGES_PER_DOC = 16  # what 40 of the seed articles' sentences make, measured (160 word pieces each)
 _NUMBER = re.compile(r"\d+")
 _NAME = re.compile(r"\b[A-Z][a-z]{3,}\b")
@@ -84,7 +85,9 @@ def write_corpus(source: Sequence[str], passages: int, folder: Path, seed: int =
             sentence = _NUMBER.sub(lambda m: str(rng.randint(2, 9999)), sentence)
             return _NAME.sub(lambda m: swap.get(m.group(0), m.group(0)), sentence)
 
-        body = " ".join(vary(rng.choice(source)) for _ in range(_SENTENCES_PER_DOC))
+        sentences = [vary(rng.choice(source)) for _ in range(_SENTENCES_PER_DOC)]
+        # Paragraphs of a few sentences, as articles have them (a line is a paragraph).
+        body = "\n\n".join(" ".join(sentences[i:i + _PARAGRAPH]) for i in range(0, len(sentences), _PARAGRAPH))
         (folder / f"{d:07d}.txt").write_text(f"Report {d}: {vary(rng.choice(source))}\n\n{body}\n", encoding="utf-8")
     return docs
 

@@ -81,6 +81,21 @@ def test_changed_corpus_re_embeds_only_new_or_changed_files(small_corpus, tmp_pa
     assert verify_index(tmp_path / "idx") == []
 
 
+def test_a_store_updated_in_place_reads_the_new_rows_of_a_changed_document(tmp_path, fake_embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    sentence = " ".join(["word"] * 23)
+    (corpus / "a.txt").write_text(f"Long\n\nOne {sentence}. Two {sentence}. Three {sentence}.\n")
+    store, _ = _open(corpus, tmp_path / "idx", fake_embedder)
+    before = {c.chunk_id: store.row_of(c.chunk_id) for c in store.iter_chunks()}  # remembered rows
+    (corpus / "a.txt").write_text(f"Long\n\nOne {sentence}. Two {sentence}. Three {sentence}. Four {sentence}.\n")
+    store, report = _open(corpus, tmp_path / "idx", fake_embedder)
+    kept = [c for c in before if c in {x.chunk_id for x in store.iter_chunks()}]
+    assert report.embedded == ["a.txt"] and kept  # unchanged passages keep their ids ...
+    for chunk_id in kept:  # ... under new rows, which the updated store reads
+        assert store.row_of(chunk_id) != before[chunk_id] and store.chunk(chunk_id).doc_id == "a.txt"
+
+
 def test_a_touched_but_unchanged_file_is_not_embedded_again(small_corpus, tmp_path, fake_embedder):
     _open(small_corpus, tmp_path / "idx", fake_embedder)
     os.utime(small_corpus / "a.txt", ns=(1, 1))
@@ -253,6 +268,15 @@ def test_index_of_another_format_version_gives_a_clear_error(small_corpus, tmp_p
         con.execute("UPDATE meta SET value = ? WHERE key = 'format_version'", (json.dumps(999),))
     with pytest.raises(IndexMismatchError, match="format version 999"):
         _open(small_corpus, tmp_path / "idx", fake_embedder)
+
+
+def test_an_index_of_the_older_json_layout_is_rebuilt_by_itself(small_corpus, tmp_path, fake_embedder):
+    old = tmp_path / "idx" / "build-20261101-000000-abcd1234"
+    old.mkdir(parents=True)
+    (old / "manifest.json").write_text('{"format_version": 1}')
+    (tmp_path / "idx" / "CURRENT").write_text(old.name + "\n")
+    store, report = _open(small_corpus, tmp_path / "idx", fake_embedder)
+    assert not report.reused and len(store.docs) == 3 and not old.exists()
 
 
 def test_changing_chunking_parameters_rebuilds(small_corpus, tmp_path, fake_embedder):
