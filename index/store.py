@@ -170,6 +170,33 @@ class IndexStore:
                                 tuple(rows)))
         return from_blobs([found[r] for r in rows], self.dimension)
 
+    def passage_vectors(self, rows: list[int]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The vectors of passages ``rows`` and of each one's sentences, in two queries (a
+        question's candidates are read together, not one by one)."""
+        if not rows:
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        marks = ",".join("?" * len(rows))
+        found = {r[0]: r for r in self.query(f"SELECT row, chunk_id, doc, first_sentence, last_sentence, vector "
+                                             f"FROM chunks WHERE row IN ({marks})", tuple(rows))}
+        missing = [r for r in rows if r not in found]
+        if missing:
+            raise KeyError(missing[0])
+        wanted = [found[r] for r in rows if found[r][1] not in self._sentences]
+        blobs: dict[tuple[int, int], bytes] = {}
+        if wanted:
+            values = ",".join(["(?,?,?)"] * len(wanted))
+            args = tuple(x for w in wanted for x in (w[2], w[3], w[4]))
+            blobs = {(d, i): b for d, i, b in self.query(
+                f"WITH want(doc, lo, hi) AS (VALUES {values}) SELECT s.doc, s.idx, s.vector FROM want "
+                "JOIN sentences s ON s.doc = want.doc AND s.idx >= want.lo AND s.idx < want.hi", args)}
+        sentences = []
+        for r in rows:
+            _, chunk_id, doc, first, last, _ = found[r]
+            self._row_of.get_or(chunk_id, lambda r=r: r)
+            sentences.append(self._sentences.get_or(chunk_id, lambda doc=doc, first=first, last=last: from_blobs(
+                [blobs[(doc, i)] for i in range(first, last)], self.dimension)))
+        return from_blobs([found[r][5] for r in rows], self.dimension), sentences
+
     def sentence_vectors(self, chunk_id: str) -> np.ndarray:
         """The vectors of passage ``chunk_id``'s sentences, in order."""
 

@@ -39,17 +39,16 @@ class HybridRetriever:
     def dense_ranking(self, query_vector: np.ndarray, n: int) -> list[int]:
         return self.store.search(query_vector, n)
 
-    def sentence_ranking(self, query_vector: np.ndarray, n: int, pool: list[int]) -> list[int]:
-        """Passages of ``pool`` ranked by their single best-matching sentence. Only the
-        candidates' sentences are scored, never the whole archive's: on the seed corpus,
-        the splits and Rhine the answers are the same as with a scan of every sentence."""
+    def sentence_ranking(self, query_vector: np.ndarray, n: int, pool: list[int],
+                         sentences: list[np.ndarray]) -> list[int]:
+        """Passages of ``pool`` (``sentences``: each one's sentence vectors) ranked by their
+        single best-matching sentence. Only the candidates' sentences are scored, never the
+        whole archive's: on the seed corpus, the splits and Rhine the answers are the same as
+        with a scan of every sentence."""
         if n < 1 or not pool:
             return []
-        best = []
-        for row in pool:
-            vectors = self.store.sentence_vectors(self.store.chunk_at(row).chunk_id)
-            best.append(float((vectors @ query_vector).max()) if len(vectors) else -np.inf)
-        order = np.argsort(-np.asarray(best), kind="stable")[:n]
+        best = np.array([float((v @ query_vector).max()) if len(v) else -np.inf for v in sentences])
+        order = np.argsort(-best, kind="stable")[:n]
         return [pool[i] for i in order if np.isfinite(best[i])]
 
     def bm25_ranking(self, query: str, n: int) -> list[int]:
@@ -70,7 +69,8 @@ class HybridRetriever:
         dense_rank = {i: r for r, i in enumerate(dense, 1)}
         bm25_rank = {i: r for r, i in enumerate(sparse, 1)}
         pool = sorted(set(dense + sparse))  # ties between sentences go to the earlier passage
-        vectors = dict(zip(pool, self.store.chunk_vectors(pool), strict=True))
+        passage_vectors, sentence_vectors = self.store.passage_vectors(pool)
+        vectors = dict(zip(pool, passage_vectors, strict=True))
 
         def novel(row: int, kept: list[int]) -> bool:
             # A near-copy of a better passage adds nothing.
@@ -80,7 +80,8 @@ class HybridRetriever:
         # the other sentences and sharing few words, ranks low in both lists: the passages
         # of the best-matching sentences always get a place, the last ones.
         reserved: list[int] = []
-        for row in self.sentence_ranking(query_vector, min(self.config.sentence_slots, k), pool):
+        for row in self.sentence_ranking(query_vector, min(self.config.sentence_slots, k), pool,
+                                            sentence_vectors):
             if novel(row, reserved):
                 reserved.append(row)
         kept: list[int] = []
