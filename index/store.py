@@ -217,7 +217,11 @@ class IndexStore:
     # -- search --------------------------------------------------------------------------
     def search(self, query: np.ndarray, n: int) -> list[int]:
         """Row ids of the ``n`` passages whose vectors best match ``query``, best first."""
-        rows, _ = self.vectors.search(query, n)
+        try:
+            rows, _ = self.vectors.search(query, n)
+        except (RuntimeError, OSError) as exc:  # the vector file, read on first search
+            raise IndexCorruptError(f"The index at {self.path} is corrupt (vectors unreadable: {exc}). "
+                                    f"Rebuild it: {self.fix}") from exc
         found = [int(r) for r in rows]
         return (self.alive(found) if self.vectors.removed else found)[:n]
 

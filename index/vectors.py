@@ -42,6 +42,7 @@ MERGE_SHARE = 0.05
 # Removed passages make the main index be rebuilt once they are this share of it.
 REBUILD_REMOVED_SHARE = 0.10
 _BATCH = 50_000
+_MAGIC = b"IxM2"  # how FAISS begins an IndexIDMap2 file
 
 
 def resolve_factory(factory: str, count: int) -> str:
@@ -68,9 +69,10 @@ class VectorIndex:
     """The passages' vectors: ``search`` returns row ids and scores, best first."""
 
     def __init__(self, dimension: int, main: Any = None, main_file: str | None = None, main_rows: int = 0,
-                 covered: int = 0, removed: int = 0, factory: str = "Flat"):
+                 covered: int = 0, removed: int = 0, factory: str = "Flat", main_path: Path | None = None):
         self.dimension = dimension
-        self.main = main  # ID-mapped FAISS index, or None
+        self._main = main  # ID-mapped FAISS index, or None
+        self.main_path = main_path  # read from there (memory-mapped) when first searched
         self.main_file = main_file
         self.main_rows = main_rows  # vectors in the main index
         self.covered = covered  # the main index holds the rows up to this one
@@ -81,6 +83,16 @@ class VectorIndex:
         # Rows a build has written since and not loaded: a build needs no search, and its
         # memory must not grow with the archive.
         self.pending = 0
+
+    @property
+    def main(self) -> Any:
+        """The main FAISS index, read on first use: an update that only adds rows never
+        needs it, and a memory-mapped file is paged in as searches touch it."""
+        if self._main is None and self.main_path is not None:
+            import faiss
+
+            self._main = faiss.read_index(str(self.main_path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+        return self._main
 
     @property
     def ntotal(self) -> int:
@@ -102,7 +114,7 @@ class VectorIndex:
         want = n + self.removed
         q = np.asarray(query, dtype=np.float32).reshape(1, -1)
         rows, scores = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        if self.main is not None and self.main_rows:
+        if self.main_rows:
             s, ids = self.main.search(q, min(want, self.main_rows))
             found = ids[0] >= 0
             rows, scores = ids[0][found].astype(np.int64), s[0][found]
@@ -134,12 +146,16 @@ def load_vectors(index_dir: Path, con: sqlite3.Connection, meta: dict[str, Any],
     record = meta.get("vectors") or {}
     index = VectorIndex(dimension, covered=int(record.get("covered", 0)), removed=int(record.get("removed", 0)),
                         factory=str(record.get("factory", "Flat")))
-    if reuse is not None and reuse.main is not None and reuse.main_file == record.get("file"):
-        index.main, index.main_file, index.main_rows = reuse.main, reuse.main_file, reuse.main_rows
+    if reuse is not None and reuse.main_file and reuse.main_file == record.get("file"):
+        index._main, index.main_path = reuse._main, reuse.main_path
+        index.main_file, index.main_rows = reuse.main_file, reuse.main_rows
     elif record.get("file"):
-        index.main = faiss.read_index(str(index_dir / record["file"]))
-        index.main_file = record["file"]
-        index.main_rows = int(index.main.ntotal)
+        path = index_dir / record["file"]
+        with open(path, "rb") as fh:
+            if fh.read(4) != _MAGIC:
+                raise ValueError(f"{path.name} is not a FAISS ID-mapped index")
+        index.main_path, index.main_file = path, record["file"]
+        index.main_rows = int(record["rows"]) if "rows" in record else int(faiss.read_index(str(path)).ntotal)
     rows, blobs = [], []
     for row, blob in con.execute("SELECT row, vector FROM chunks WHERE row > ? ORDER BY row", (index.covered,)):
         rows.append(row)
@@ -169,8 +185,8 @@ def write_main(index_dir: Path, con: sqlite3.Connection, index: VectorIndex, fac
     last = con.execute("SELECT max(row), count(*) FROM chunks").fetchone()
     covered, live = int(last[0] or 0), int(last[1])
     target = resolve_factory(factory, live)
-    if index.main is not None and target == index.factory and not index.removed:
-        main = index.main
+    if index.main_path is not None and target == index.factory and not index.removed:
+        main = faiss.read_index(str(index.main_path))  # whole, to add to (searches map it)
         for rows, vectors in _all_vectors(con, index.dimension, index.covered):
             main.add_with_ids(vectors, rows)
     else:
@@ -190,11 +206,12 @@ def write_main(index_dir: Path, con: sqlite3.Connection, index: VectorIndex, fac
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    merged = VectorIndex(index.dimension, main, name, int(main.ntotal), covered, 0, target)
+    merged = VectorIndex(index.dimension, main, name, int(main.ntotal), covered, 0, target, index_dir / name)
     log.info("vector index written: %d passages, %s", merged.main_rows, target)
     return merged
 
 
 def record(index: VectorIndex) -> dict[str, Any]:
     """What the database keeps of the vector index: its file and the rows it holds."""
-    return {"file": index.main_file, "factory": index.factory, "covered": index.covered, "removed": index.removed}
+    return {"file": index.main_file, "rows": index.main_rows, "factory": index.factory, "covered": index.covered,
+            "removed": index.removed}
