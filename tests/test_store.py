@@ -239,7 +239,7 @@ def test_corrupt_database_gives_a_clear_error_with_the_fix(small_corpus, tmp_pat
 def test_corrupt_vector_file_gives_a_clear_error(small_corpus, tmp_path, fake_embedder):
     store, _ = _open(small_corpus, tmp_path / "idx", fake_embedder)
     (store.path / store.vectors.main_file).write_bytes(b"garbage")
-    with pytest.raises(IndexCorruptError, match="vectors unreadable.*rag index --rebuild"):
+    with pytest.raises(IndexCorruptError, match=r"vectors unreadable.*rag index --rebuild"):
         _open(small_corpus, tmp_path / "idx", fake_embedder)
 
 
