@@ -14,7 +14,7 @@ DEFAULT_OUT = Path("eval/out")
 
 def register(sub: Any) -> None:
     """Add the `eval` subcommand to the `rag` command's subparsers."""
-    from rag.cli import add_model_arg
+    from rag.cli import add_model_arg, add_store_args
     from rag.paths import DEFAULT_CORPUS
 
     p = sub.add_parser("eval", help="run the question-answer benchmark and write reports")
@@ -24,6 +24,7 @@ def register(sub: Any) -> None:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for report.json/.md/.png")
     p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="folder of articles")
     p.add_argument("--index-dir", type=Path, default=None, help="where the index is stored")
+    add_store_args(p)
     add_model_arg(p)
     p.add_argument("--nli-model", default=None, help="local NLI cross-encoder directory for the checker")
     p.add_argument("--squad", type=Path, default=None, help="evaluate on a SQuAD v2.0 file instead")
@@ -35,12 +36,12 @@ def register(sub: Any) -> None:
 
 def cmd_eval(args: argparse.Namespace) -> int:
 
-    from rag.cli import answerer_options
+    from rag.cli import answerer_options, store_options
 
     from .report import write_reports
     from .tables import print_meta, print_summary
 
-    options = answerer_options(None, args.model, args.runtime)
+    options = {**answerer_options(None, args.model, args.runtime), **store_options(args)}
     default = options.pop("answerer", "extractive")  # RAG_ANSWERER, when set
     answerers = args.answerer or [default]
     if args.squad is not None:

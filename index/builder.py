@@ -35,6 +35,7 @@ from .embedder import Embedder
 from .errors import CorpusError
 from .lexical import load_lexical, write_snapshot
 from .loader import SourceFile, read_document, scan_corpus
+from .milvus import MilvusVectors, client, drop_collection_of, index_type_for, is_server
 from .records import Chunk, Document
 from .store import IndexStore, check_model, read_index
 from .vectors import load_vectors, record, write_main
@@ -75,10 +76,13 @@ class BuildReport:
     seconds: float = 0.0
 
 
-def rebuild_hint(corpus_dir: Path, index_dir: Path | None = None) -> str:
-    """The command that rebuilds the index of ``corpus_dir`` from scratch."""
+def rebuild_hint(corpus_dir: Path, index_dir: Path | None = None, config: IndexConfig | None = None) -> str:
+    """The command that rebuilds the index of ``corpus_dir`` from scratch (in the store of ``config``)."""
     hint = f"rag index --rebuild --corpus {corpus_dir}"
-    return f"{hint} --index-dir {index_dir}" if index_dir is not None else hint
+    hint = f"{hint} --index-dir {index_dir}" if index_dir is not None else hint
+    if config is not None and config.store != "faiss":
+        hint += f" --store {config.store}" + (f" --milvus-uri {config.milvus_uri}" if config.milvus_uri else "")
+    return hint
 
 
 @contextmanager
@@ -100,7 +104,7 @@ def _settings(config: IndexConfig, embedder: Embedder) -> dict[str, object]:
     return {"format_version": FORMAT_VERSION,
             "model": {"name": embedder.name, "weights_sha256": embedder.weights_hash,
                       "dimension": embedder.dimension},
-            "chunking": config.chunking_params(), "pipeline": pipeline_fingerprint()}
+            "chunking": config.chunking_params(), "pipeline": pipeline_fingerprint(), "store": config.store_record()}
 
 
 def open_index(
@@ -125,7 +129,9 @@ def open_index(
     IndexCorruptError.
     """
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
-    fix = fix or rebuild_hint(corpus_dir)
+    fix = fix or rebuild_hint(corpus_dir, config=config)
+    if config.milvus_uri and is_server(config.milvus_uri):
+        client(config.milvus_uri)  # unreachable: said before anything is written
     live = None if rebuild else _live(index_dir, fix)
     if live is not None:
         check_model(live.manifest, embedder, fix)
@@ -238,6 +244,7 @@ def _rebuild(index_dir: Path, sources: list[SourceFile], settings: dict[str, obj
     building.unlink(missing_ok=True)
     for old in index_dir.iterdir():
         if old.is_dir() and old != folder and old.name.startswith(("db-", "build-", ".tmp-")):
+            drop_collection_of(old)
             shutil.rmtree(old, ignore_errors=True)
     live = read_index(folder, fix)
     assert live is not None
@@ -293,7 +300,9 @@ def _update(store: IndexStore, changes: _Changes, config: IndexConfig, embedder:
             write_meta(con, {"counts": dict(counts), "corpus": str(corpus_dir.resolve()),
                              "faiss_factory": config.faiss_factory,
                              "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-        if store.vectors.merge_needed(config.faiss_factory):
+        if isinstance(store.vectors, MilvusVectors):
+            store.vectors.collection.sync(con, index_type_for(config.faiss_factory, int(counts["chunks"])))
+        elif store.vectors.merge_needed(config.faiss_factory):
             _write_snapshots(store, con, config.faiss_factory)
         elif store.vectors.pending:  # the rows written since the snapshots: searched from memory
             meta = read_meta(con)
@@ -472,6 +481,8 @@ def _delete(con: sqlite3.Connection, doc_id: str, store: IndexStore, counts: Cou
                      "terms": sum(len(t.split()) for _, t in found_rows)})
     store.vectors.drop(set(rows))
     store.lexical.drop(set(rows))
+    if isinstance(store.vectors, MilvusVectors):  # until the collection drops them too
+        con.executemany("INSERT OR IGNORE INTO dropped(row) VALUES(?)", [(r,) for r in rows])
 
 
 def _count_vocabulary(con: sqlite3.Connection, doc: Document, sign: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -28,6 +29,12 @@ class IndexConfig:
     faiss_factory: str = "auto"
     # Torch device for the embedder; the whole project is designed for CPU.
     device: str = "cpu"
+    # Where passages are searched: "faiss" (embedded: a FAISS file and a BM25 snapshot beside
+    # the index database) or "milvus" (a Milvus collection, which also runs BM25).
+    store: str = "faiss"
+    # The Milvus to use: a file path (Milvus Lite) or a server address (http://host:19530).
+    # None: a Milvus Lite file inside the index folder.
+    milvus_uri: str | None = None
 
     def __post_init__(self) -> None:
         if not 32 <= self.max_tokens <= 256:
@@ -36,6 +43,22 @@ class IndexConfig:
             raise ValueError(f"overlap_sentences must be >= 0, got {self.overlap_sentences}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.store not in ("faiss", "milvus"):
+            raise ValueError(f"store must be 'faiss' or 'milvus', got {self.store!r}")
+        if self.milvus_uri is not None and self.store != "milvus":
+            raise ValueError("milvus_uri needs store='milvus'")
+        if self.milvus_uri is not None and "://" not in self.milvus_uri and not self.milvus_uri.endswith(".db"):
+            raise ValueError(f"a Milvus Lite file's name ends in .db, got {self.milvus_uri!r} "
+                             "(a server is an address such as http://host:19530)")
+
+    def store_record(self) -> dict[str, str | None] | None:
+        """The store settings kept in the index (None: the embedded FAISS store)."""
+        if self.store == "faiss":
+            return None
+        uri = self.milvus_uri
+        if uri is not None and "://" not in uri:
+            uri = str(Path(uri).expanduser().resolve())
+        return {"kind": self.store, "uri": uri}
 
     def chunking_params(self) -> dict[str, int]:
         """The parameters that decide chunk boundaries, as stored in the manifest."""

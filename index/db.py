@@ -16,6 +16,7 @@ Tables::
     sentences(doc, idx, vector) one vector per sentence
     terms(term, df)             sentences holding each term (idf)
     words(word, n)              text units holding each word (what the corpus mentions)
+    dropped(row)                passages deleted here and not yet from a Milvus collection
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ CREATE TABLE IF NOT EXISTS sentences(
     doc INTEGER NOT NULL, idx INTEGER NOT NULL, vector BLOB NOT NULL, PRIMARY KEY(doc, idx)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS terms(term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS words(word TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dropped(row INTEGER PRIMARY KEY);
 """
 
 

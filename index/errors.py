@@ -21,3 +21,7 @@ class IndexMismatchError(RagError):
 
 class IndexCorruptError(RagError):
     """An index on disk is unreadable or fails its checksums."""
+
+
+class StoreUnavailableError(RagError):
+    """The store an index lives in (a Milvus server or file) cannot be reached."""

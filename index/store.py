@@ -280,6 +280,8 @@ class IndexStore:
     def close(self) -> None:
         with self._lock:
             self._con.close()
+        if (close := getattr(self.vectors, "close", None)) is not None:
+            close()
 
 
 class DocumentMap(Mapping[str, Document]):
@@ -327,6 +329,16 @@ def read_index(index_dir: Path, fix: str) -> IndexStore | None:
     if "model" not in meta:
         con.close()
         return None  # created, but killed before its first commit: nothing in it
+    if (meta.get("store") or {}).get("kind") == "milvus":
+        from .milvus import open_milvus
+
+        try:
+            vectors, lexical = open_milvus(index_dir, con, meta)
+        except BaseException:
+            con.close()
+            raise
+        meta["faiss_index"] = vectors.factory
+        return IndexStore(index_dir, con, meta, vectors, lexical, fix)
     try:
         vectors = load_vectors(index_dir, con, meta, int(meta["model"]["dimension"]))
     except (OSError, RuntimeError, sqlite3.DatabaseError, ValueError) as exc:

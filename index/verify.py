@@ -3,12 +3,14 @@ visitor's private index starts from."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from pathlib import Path
 
 from .builder import _folder, _replace_file
-from .db import DB_NAME, connect, read_meta, spans_from_blob
+from .db import DB_NAME, connect, read_meta, spans_from_blob, write_meta
+from .milvus import collection_name
 
 
 def verify_index(index_dir: Path) -> list[str]:
@@ -50,11 +52,27 @@ def verify_index(index_dir: Path) -> list[str]:
             if main.ntotal - int(record.get("removed", 0)) != covered:
                 problems.append(f"the vector file holds {main.ntotal} vectors ({record.get('removed', 0)} removed) "
                                 f"but {covered} passages are recorded in it")
-        problems += _check_lexical(folder, con, meta)
+        if (meta.get("store") or {}).get("kind") == "milvus":
+            problems += _check_milvus(folder, meta, chunks)
+        else:
+            problems += _check_lexical(folder, con, meta)
         con.close()
     except (sqlite3.DatabaseError, OSError, RuntimeError, KeyError, ValueError) as exc:
         problems.append(f"unreadable: {exc.__class__.__name__}: {exc}")
     return problems
+
+
+def _check_milvus(folder: Path, meta: dict, chunks: int) -> list[str]:
+    """The Milvus collection holds as many passages as the database, all copied."""
+    from .milvus import LITE_FILE, MilvusCollection, collection_name
+
+    uri = (meta.get("store") or {}).get("uri") or str(folder / LITE_FILE)
+    name = (meta.get("milvus") or {}).get("collection") or collection_name(folder)
+    collection = MilvusCollection(uri, name, int(meta["model"]["dimension"]), meta["model"])
+    if not collection.exists:
+        return [f"no Milvus collection {name} at {uri}"]
+    found = collection.count()
+    return [] if found == chunks else [f"the Milvus collection {name} holds {found} passages, the database {chunks}"]
 
 
 def _check_lexical(folder: Path, con: sqlite3.Connection, meta: dict) -> list[str]:
@@ -85,8 +103,13 @@ def copy_index(source: Path, target: Path) -> None:
         dst = sqlite3.connect(str(tmp / folder.name / DB_NAME))
         with dst:
             src.backup(dst)
-        dst.close()
         meta = read_meta(src)
+        if (meta.get("store") or {}).get("kind") == "milvus":  # a collection of its own, copied on open
+            with dst:
+                dst.execute("DELETE FROM dropped")
+                write_meta(dst, {"milvus": {"collection": f"{collection_name(target)}_{os.urandom(3).hex()}",
+                                            "synced": 0}})
+        dst.close()
         src.close()
         if name := (meta.get("vectors") or {}).get("file"):
             shutil.copy2(folder / name, tmp / folder.name / name)

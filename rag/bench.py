@@ -98,8 +98,10 @@ def _busy_cores() -> Iterator[int]:
 
 
 def run_bench(corpus_dir: Path, questions_file: Path | None = None, answerer: str = "extractive",
-              generator_model: str | None = None, generator_runtime: str = "auto") -> dict[str, Any]:
-    """Run every measurement on ``corpus_dir`` and return the figures.
+              generator_model: str | None = None, generator_runtime: str = "auto",
+              store: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run every measurement on ``corpus_dir`` and return the figures (``store``: the index
+    store's options, ``{"store": "milvus", "milvus_uri": …}``; the FAISS store when None).
 
     With ``answerer="transformers"`` the figures add the generator's load time, its prefill
     and decode rates, and the time from a question to its first checked text.
@@ -114,7 +116,10 @@ def run_bench(corpus_dir: Path, questions_file: Path | None = None, answerer: st
     questions = load_questions(questions_file)
     if len(questions) < 50:
         raise ValueError(f"the bench needs at least 50 questions, {questions_file} has {len(questions)}")
-    config = RagConfig(answerer=answerer, generator_model=generator_model, generator_runtime=generator_runtime)
+    store = store or {}
+    index_config = IndexConfig(**store)
+    config = RagConfig(index=index_config, answerer=answerer, generator_model=generator_model,
+                       generator_runtime=generator_runtime)
     embedder = make_embedder(config)
     started = time.perf_counter()
     embedder.encode_documents(["warm up"])  # loads the model (ONNX export, else sentence-transformers)
@@ -122,7 +127,8 @@ def run_bench(corpus_dir: Path, questions_file: Path | None = None, answerer: st
 
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp:
         started = time.perf_counter()
-        built, _ = open_index(corpus_dir, Path(tmp), IndexConfig(), embedder, rebuild=True)
+        built, _ = open_index(corpus_dir, Path(tmp), IndexConfig(**{**store, "milvus_uri": None}), embedder,
+                              rebuild=True)
         build_s = time.perf_counter() - started
         texts = [embedding_text(built.docs[c.doc_id].title, c.text) for c in built.iter_chunks()]
         built.close()
@@ -136,24 +142,29 @@ def run_bench(corpus_dir: Path, questions_file: Path | None = None, answerer: st
 
     # Cold start: a fresh `rag ask` process against the cached index, start to printed answer,
     # and the same start split into its steps (another fresh process each time).
-    store, _ = open_index(corpus_dir, default_index_dir(corpus_dir), IndexConfig(), embedder)
+    # (Closed while they run: a Milvus Lite file serves one process at a time.)
+    index_dir = default_index_dir(corpus_dir, index_config.store)
+    open_index(corpus_dir, index_dir, index_config, embedder)[0].close()
     cold, steps = [], []
     answerer_args = ["--answerer", answerer, "--runtime", generator_runtime] + (
-        ["--model", generator_model] if generator_model else [])
-    options = {"answerer": answerer, "generator_model": generator_model, "generator_runtime": generator_runtime}
+        ["--model", generator_model] if generator_model else []) + [
+        x for k, v in store.items() if v for x in (f"--{k.replace('_', '-')}", str(v))]
+    options = {"answerer": answerer, "generator_model": generator_model, "generator_runtime": generator_runtime,
+               **store}
     for i in range(_COLD_RUNS):
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "rag", "ask", questions[i], "--corpus", str(corpus_dir),
                         *answerer_args], check=True, capture_output=True)
         cold.append(time.perf_counter() - started)
         out = subprocess.run([sys.executable, "-c", _COLD_SCRIPT, str(corpus_dir),
-                              str(default_index_dir(corpus_dir)), json.dumps(options), questions[i]],
+                              str(index_dir), json.dumps(options), questions[i]],
                              check=True, capture_output=True, text=True).stdout
         steps.append(json.loads(out.strip().splitlines()[-1]))
     cold_steps = {key: round(statistics.median(s[key] for s in steps), 3) for key in steps[0] if key.endswith("_s")}
     # Measured inside the question process (Linux's VmHWM).
     ask_rss_mb = max(s["peak_rss_mb"] for s in steps)
 
+    store, _ = open_index(corpus_dir, index_dir, index_config, embedder, update=False)
     started = time.perf_counter()
     bot = Chatbot(store, embedder, config, corpus_dir)
     answerer_load_s = time.perf_counter() - started  # the generator's model load, when there is one

@@ -102,7 +102,7 @@ from rag.bench_scale import SyntheticEmbedder
 from rag.chatbot import Chatbot
 from rag.config import RagConfig
 embedder = SyntheticEmbedder()
-store, _ = open_index(sys.argv[1], sys.argv[2], IndexConfig(), embedder, update=False)
+store, _ = open_index(sys.argv[1], sys.argv[2], IndexConfig(**json.loads(sys.argv[4])), embedder, update=False)
 bot = Chatbot(store, embedder, RagConfig(), sys.argv[1])
 open_s = time.perf_counter() - t0
 questions = json.loads(sys.argv[3])
@@ -132,14 +132,17 @@ print(json.dumps({"open_s": open_s, "first_answer_s": first_answer_s, "latencies
 """
 
 
-def run_scale(corpus_dir: Path, passages: int, questions: list[str]) -> dict[str, Any]:
-    """Build a synthetic archive of about ``passages`` passages and measure it (see module)."""
+def run_scale(corpus_dir: Path, passages: int, questions: list[str],
+              store: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build a synthetic archive of about ``passages`` passages and measure it (see module);
+    ``store``: the index store's options (the FAISS store when None)."""
     from index import IndexConfig, open_index
 
     from .bench import percentile
     from .chatbot import make_embedder
     from .config import RagConfig
 
+    store = store or {}
     real = make_embedder(RagConfig())
     source = [s for path in sorted(Path(corpus_dir).rglob("*.txt"))
               for s in re.split(r"(?<=[.!?])\s+", path.read_text(encoding="utf-8")) if len(s.split()) > 5]
@@ -147,24 +150,25 @@ def run_scale(corpus_dir: Path, passages: int, questions: list[str]) -> dict[str
         corpus, index_dir = Path(tmp) / "corpus", Path(tmp) / "index"
         docs = write_corpus(source, passages, corpus)
         started = time.perf_counter()
-        store, _ = open_index(corpus, index_dir, IndexConfig(), SyntheticEmbedder(real), workers=os.cpu_count() or 1)
+        opened, _ = open_index(corpus, index_dir, IndexConfig(**store), SyntheticEmbedder(real),
+                              workers=os.cpu_count() or 1)
         build_s = time.perf_counter() - started
-        built, search = len(store), store.manifest.get("faiss_index", "")
-        store.close()
+        built, search = len(opened), opened.manifest.get("faiss_index", "")
+        opened.close()
         disk = sum(p.stat().st_size for p in index_dir.rglob("*") if p.is_file())
         # Two opens, each in a fresh process: the first after the build, the second as a
         # restart finds it (both read only what they need).
         runs = [json.loads(subprocess.run(
-            [sys.executable, "-c", _OPEN_SCRIPT, str(corpus), str(index_dir), json.dumps(questions)],
+            [sys.executable, "-c", _OPEN_SCRIPT, str(corpus), str(index_dir), json.dumps(questions), json.dumps(store)],
             check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]) for _ in range(2)]
         # One more article, as `rag index` adds it: the folder listed, the file read, embedded
         # and written, the search indexes updated (their files left as they are).
         write_corpus(source, _PASSAGES_PER_DOC, corpus / "added", seed=1)
         started = time.perf_counter()
-        store, report = open_index(corpus, index_dir, IndexConfig(), SyntheticEmbedder(real))
+        added, report = open_index(corpus, index_dir, IndexConfig(**store), SyntheticEmbedder(real))
         add_one_s = time.perf_counter() - started
         assert report.embedded == ["added/0000000.txt"], report.embedded
-        store.close()
+        added.close()
         shutil.rmtree(corpus, ignore_errors=True)
     first_open, opened = runs
     return {

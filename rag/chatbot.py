@@ -132,9 +132,9 @@ class Chatbot:
         """
         if self.corpus_dir is None or self.index_dir is None:
             raise ValueError("refresh needs a Chatbot made by Chatbot.from_corpus")
+        fix = rebuild_hint(self.corpus_dir, self.index_dir, self.config.index)
         store, report = open_index(self.corpus_dir, self.index_dir, self.config.index, self.embedder,
-                                   progress=progress, fix=rebuild_hint(self.corpus_dir, self.index_dir),
-                                   extra=self.extra_dirs)
+                                   progress=progress, fix=fix, extra=self.extra_dirs)
         self._use(store)
         self.build_report = report
         return report
@@ -159,12 +159,12 @@ class Chatbot:
         cfg = RagConfig.from_kwargs(**config)
         corpus_dir = Path(path)
         explicit = index_dir is not None
-        index_dir = Path(index_dir) if explicit else default_index_dir(corpus_dir)
+        index_dir = Path(index_dir) if explicit else default_index_dir(corpus_dir, cfg.index.store)
         embedder = embedder or make_embedder(cfg)
         uploads = Path(uploads_dir) if uploads_dir is not None else None
         store, report = open_index(corpus_dir, index_dir, cfg.index, embedder, rebuild=rebuild,
                                    progress=progress, update=update,
-                                   fix=rebuild_hint(corpus_dir, index_dir if explicit else None),
+                                   fix=rebuild_hint(corpus_dir, index_dir if explicit else None, cfg.index),
                                    extra={UPLOADS_PREFIX: uploads} if uploads is not None else None)
         return cls(store, embedder, cfg, corpus_dir, report, index_dir, uploads)
 

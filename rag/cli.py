@@ -27,6 +27,29 @@ def _add_corpus_args(p: argparse.ArgumentParser) -> None:
                    help="folder of articles (default: the project's corpus/)")
     p.add_argument("--index-dir", type=Path, default=None,
                    help="where the index is stored (default: a per-corpus folder in the user cache)")
+    add_store_args(p)
+
+
+def add_store_args(p: argparse.ArgumentParser) -> None:
+    """``--store`` and ``--milvus-uri``: where passages are searched (every command that opens an index)."""
+    p.add_argument("--store", choices=("faiss", "milvus"), default=None,
+                   help="search engine of the index: faiss (embedded, the default) or milvus (default: $RAG_STORE)")
+    p.add_argument("--milvus-uri", default=None, metavar="URI",
+                   help="with --store milvus: a Milvus Lite file or a server address such as http://host:19530 "
+                        "(default: $RAG_MILVUS_URI, else a Milvus Lite file in the index folder)")
+
+
+def store_options(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Config for the store chosen on the command line, else by RAG_STORE and RAG_MILVUS_URI
+    (a URI alone means Milvus); empty for the default FAISS store."""
+    environ = os.environ if environ is None else environ
+    store = getattr(args, "store", None) or environ.get("RAG_STORE")
+    uri = getattr(args, "milvus_uri", None) or environ.get("RAG_MILVUS_URI")
+    if uri and store in (None, "milvus"):
+        return {"store": "milvus", "milvus_uri": uri}
+    if store not in (None, "faiss", "milvus"):
+        raise ValueError(f"RAG_STORE must be 'faiss' or 'milvus', got {store!r}")
+    return {"store": store} if store == "milvus" else {}
 
 
 def add_model_arg(p: argparse.ArgumentParser) -> None:
@@ -117,7 +140,7 @@ def _open_bot(args: argparse.Namespace, progress: bool = False, **config: Any):
     from .chatbot import Chatbot
 
     return Chatbot.from_corpus(args.corpus, index_dir=args.index_dir, progress=progress,
-                               update=not getattr(args, "no_update", False), **config)
+                               update=not getattr(args, "no_update", False), **store_options(args), **config)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -127,8 +150,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     from .config import RagConfig
     from .paths import default_index_dir
 
-    config = IndexConfig()
-    index_dir = args.index_dir or default_index_dir(args.corpus)
+    config = IndexConfig(**store_options(args))
+    index_dir = args.index_dir or default_index_dir(args.corpus, config.store)
     if args.verify:
         from index import verify_index
 
@@ -137,13 +160,13 @@ def cmd_index(args: argparse.Namespace) -> int:
             print(f"problem: {problem}", file=sys.stderr)
         if problems:
             print(f"The index at {index_dir} has {len(problems)} problem(s). Rebuild it: "
-                  f"{rebuild_hint(args.corpus, args.index_dir)}", file=sys.stderr)
+                  f"{rebuild_hint(args.corpus, args.index_dir, config)}", file=sys.stderr)
             return 1
         print(f"Index sound: {index_dir}")
         return 0
     embedder = make_embedder(RagConfig(index=config))
     store, report = open_index(args.corpus, index_dir, config, embedder, rebuild=args.rebuild, progress=True,
-                               fix=rebuild_hint(args.corpus, args.index_dir), workers=os.cpu_count() or 1)
+                               fix=rebuild_hint(args.corpus, args.index_dir, config), workers=os.cpu_count() or 1)
     counts = store.manifest["counts"]
     if report.reused:
         print(f"Index up to date: {counts['documents']} documents, {counts['chunks']} passages ({index_dir})")
@@ -245,10 +268,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         if args.scale < 8:
             raise ValueError(f"--scale needs at least 8 passages, got {args.scale}")
-        results = run_scale(args.corpus, args.scale, load_questions(args.questions))
+        results = run_scale(args.corpus, args.scale, load_questions(args.questions), store_options(args))
         print_table(results, title=f"rag bench --scale {args.scale} (synthetic vectors)")
     else:
-        results = run_bench(args.corpus, args.questions, **answerer_options(args.answerer, args.model, args.runtime))
+        results = run_bench(args.corpus, args.questions, **answerer_options(args.answerer, args.model, args.runtime),
+                            store=store_options(args))
         print_table(results)
     if args.json:
         print(json.dumps(results))

@@ -18,8 +18,10 @@ def cache_root() -> Path:
     return Path(base) / "newsrag"
 
 
-def default_index_dir(corpus_dir: Path) -> Path:
-    """One cached index per corpus folder, named after it and its absolute path."""
+def default_index_dir(corpus_dir: Path, store: str = "faiss") -> Path:
+    """One cached index per corpus folder and store, named after them and the folder's
+    absolute path (switching stores back and forth rebuilds neither)."""
     resolved = Path(corpus_dir).resolve()
     digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
-    return cache_root() / "indexes" / f"{resolved.name or 'corpus'}-{digest}"
+    suffix = "" if store == "faiss" else f"-{store}"
+    return cache_root() / "indexes" / f"{resolved.name or 'corpus'}-{digest}{suffix}"

@@ -11,13 +11,14 @@ from .config import UIConfig
 
 def register(sub: Any) -> None:
     """Add the `chat` subcommand to the `rag` command's subparsers (gradio loads on use only)."""
-    from rag.cli import add_model_arg
+    from rag.cli import add_model_arg, add_store_args
     from rag.paths import DEFAULT_CORPUS
 
     defaults = UIConfig()
     p = sub.add_parser("chat", help="open the chat page in the browser (Gradio)")
     p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="folder of articles")
     p.add_argument("--index-dir", type=Path, default=None, help="where the index is stored")
+    add_store_args(p)
     p.add_argument("--host", default=defaults.host,
                    help=f"address to serve on (default {defaults.host}: this machine only)")
     p.add_argument("--port", type=int, default=defaults.port, help=f"port (default {defaults.port})")
@@ -37,7 +38,7 @@ def register(sub: Any) -> None:
 def cmd_chat(args: argparse.Namespace) -> int:
     """Build or reuse the corpus index, then serve the page until interrupted."""
     from rag.chatbot import Chatbot
-    from rag.cli import answerer_options
+    from rag.cli import answerer_options, store_options
 
     from .service import ChatService
 
@@ -47,7 +48,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     shared = None if args.no_uploads or not args.shared_uploads else folder / "shared"
     visitors = None if args.no_uploads or args.shared_uploads else folder / "visitors"
     bot = Chatbot.from_corpus(args.corpus, index_dir=args.index_dir, progress=True, uploads_dir=shared,
-                              **answerer_options(None, args.model, args.runtime))
+                              **answerer_options(None, args.model, args.runtime), **store_options(args))
     from .app import build_app, launch_app  # gradio is heavy: only `rag chat` pays for it
 
     demo = build_app(ChatService(bot, config, visitors_dir=visitors))

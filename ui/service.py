@@ -94,7 +94,7 @@ class ChatService:
             copy_index(base.index_dir, index_dir)
         extra = {UPLOADS_PREFIX: files}
         store, report = open_index(base.corpus_dir, index_dir, base.config.index, base.embedder,
-                                   fix=rebuild_hint(base.corpus_dir, index_dir), extra=extra)
+                                   fix=rebuild_hint(base.corpus_dir, index_dir, base.config.index), extra=extra)
         bot = Chatbot(store, base.embedder, base.config, base.corpus_dir, report, index_dir, files, model_from=base)
         return ChatService(bot, self.config, lambda name: _sibling(bot, name, self.bot(name)), lock=self._lock)
 
