@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from index.loader import load_corpus
+from index.ingest.loader import load_corpus
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_SET = DATA_DIR / "test.jsonl"

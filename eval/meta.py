@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from index.loader import load_corpus
+from index.ingest.loader import load_corpus
 from rag.paths import DEFAULT_CORPUS
 from rag.verify.support import SupportChecker, make_checker
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.loader import load_corpus
+from index.ingest.loader import load_corpus
 from index.records import Document
 from rag import text as T
 from rag.paths import DEFAULT_CORPUS

@@ -176,7 +176,7 @@ def overlaps_paragraph(passage_text: str, passage_source: str, question: SquadQu
     paragraph or one of its sentences of at least four words is: passages are cleaned
     sentence runs that may start or end in a neighbouring paragraph.
     """
-    from index.sentences import split_sentences
+    from index.ingest.sentences import split_sentences
 
     if passage_source != question.source:
         return False

@@ -28,23 +28,25 @@ from pathlib import Path
 import numpy as np
 
 from . import analysis as A
-from .chunking import chunk_document, embedding_text
 from .config import IndexConfig
-from .db import DB_NAME, FORMAT_VERSION, connect, read_meta, spans_blob, spans_from_blob, to_blob, write_meta
-from .embedder import Embedder
+from .embed.embedder import Embedder
+from .embed.ray_embed import RaySettings, embed_on_ray
 from .errors import CorpusError
-from .lexical import load_lexical, write_snapshot
-from .loader import SourceFile, read_document, scan_corpus
-from .milvus import MilvusVectors, client, drop_collection_of, index_type_for, is_server
+from .ingest.chunking import chunk_document, embedding_text
+from .ingest.loader import SourceFile, read_document, scan_corpus
 from .records import Chunk, Document
-from .store import IndexStore, check_model, read_index
-from .vectors import load_vectors, record, write_main
+from .storage.db import DB_NAME, FORMAT_VERSION, connect, read_meta, spans_blob, spans_from_blob, to_blob, write_meta
+from .storage.lexical import load_lexical, write_snapshot
+from .storage.milvus import MilvusVectors, client, drop_collection_of, index_type_for, is_server
+from .storage.store import IndexStore, check_model, read_index
+from .storage.vectors import load_vectors, record, write_main
 
 log = logging.getLogger(__name__)
 
 # The code that turns files into passages and terms. Its fingerprint is stored with the
 # index, so an index made by older rules is rebuilt rather than silently reused.
-_PIPELINE_FILES = ("cleaning.py", "sentences.py", "chunking.py", "loader.py", "analysis.py")
+_PIPELINE_FILES = ("ingest/cleaning.py", "ingest/sentences.py", "ingest/chunking.py", "ingest/loader.py",
+                   "analysis.py")
 # Documents per transaction: large enough to embed in full batches, small enough that a
 # killed build loses seconds of work and memory stays bounded.
 BATCH_DOCUMENTS = 64
@@ -118,6 +120,7 @@ def open_index(
     extra: Mapping[str, Path] | None = None,
     update: bool = True,
     workers: int = 1,
+    ray: RaySettings | None = None,
 ) -> tuple[IndexStore, BuildReport]:
     """Return the index of ``corpus_dir`` (and of the ``extra`` folders, see ``scan_corpus``),
     building or updating it in ``index_dir`` as needed.
@@ -125,8 +128,8 @@ def open_index(
     An unchanged corpus reuses the index without loading the model; a changed one embeds
     only new or changed files. ``update=False`` opens an existing index without looking at
     the corpus at all (an archive's folder takes a while to list). ``workers`` > 1 reads a
-    large batch of files in that many processes. Raises CorpusError, IndexMismatchError or
-    IndexCorruptError.
+    large batch of files in that many processes; ``ray`` reads and embeds them on Ray instead.
+    Raises CorpusError, IndexMismatchError, IndexCorruptError or StoreUnavailableError.
     """
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
     fix = fix or rebuild_hint(corpus_dir, config=config)
@@ -148,11 +151,11 @@ def open_index(
                 live.close()
                 live = read_index(_folder(index_dir), fix)
                 assert live is not None
-            return _update(live, _changes(live, sources), config, embedder, progress, corpus_dir, workers)
+            return _update(live, _changes(live, sources), config, embedder, progress, corpus_dir, workers, ray)
     if live is not None:
         live.close()
     with build_lock(index_dir):
-        return _rebuild(index_dir, sources, settings, config, embedder, progress, corpus_dir, fix, workers)
+        return _rebuild(index_dir, sources, settings, config, embedder, progress, corpus_dir, fix, workers, ray)
 
 
 def _written_since(store: IndexStore) -> bool:
@@ -211,7 +214,7 @@ def _changes(store: IndexStore, sources: list[SourceFile]) -> _Changes:
 
 def _rebuild(index_dir: Path, sources: list[SourceFile], settings: dict[str, object], config: IndexConfig,
              embedder: Embedder, progress: bool, corpus_dir: Path, fix: str,
-             workers: int) -> tuple[IndexStore, BuildReport]:
+             workers: int, ray: RaySettings | None = None) -> tuple[IndexStore, BuildReport]:
     """Build a new database in a folder of its own (resuming one a killed rebuild left with
     the same settings) and make it live when complete."""
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -236,7 +239,7 @@ def _rebuild(index_dir: Path, sources: list[SourceFile], settings: dict[str, obj
         _replace_file(building, folder.name)
     store = read_index(folder, fix)
     assert store is not None
-    store, report = _update(store, _changes(store, sources), config, embedder, progress, corpus_dir, workers)
+    store, report = _update(store, _changes(store, sources), config, embedder, progress, corpus_dir, workers, ray)
     store.close()
     if not store.counts.get("documents"):
         raise CorpusError(f"No readable document in {corpus_dir}: every file was skipped")
@@ -267,7 +270,7 @@ def _replace_file(path: Path, text: str) -> None:
 
 
 def _update(store: IndexStore, changes: _Changes, config: IndexConfig, embedder: Embedder, progress: bool,
-            corpus_dir: Path, workers: int = 1) -> tuple[IndexStore, BuildReport]:
+            corpus_dir: Path, workers: int = 1, ray: RaySettings | None = None) -> tuple[IndexStore, BuildReport]:
     """Apply ``changes`` to ``store`` in place, a batch of documents per transaction."""
     started = time.perf_counter()
     report = BuildReport(reused=False, kept=changes.kept, removed=changes.removed, skipped=list(changes.skipped))
@@ -284,6 +287,13 @@ def _update(store: IndexStore, changes: _Changes, config: IndexConfig, embedder:
             with _transaction(con):
                 con.executemany("UPDATE files SET size=?, mtime_ns=? WHERE doc_id=?",
                                 [(s.size, s.mtime_ns, s.doc_id) for s in changes.touched])
+        if ray is not None:
+            with _progress(progress, len(changes.new)) as advance:
+                for prepared, chunk_vectors, sentence_vectors in embed_on_ray(changes.new, config, embedder, ray,
+                                                                              BATCH_DOCUMENTS):
+                    _write_batch(con, store, prepared, embedder, counts, report, (chunk_vectors, sentence_vectors))
+                    advance(len(prepared))
+            changes.new = []
         with _progress(progress, len(changes.new)) as advance, ThreadPoolExecutor(1) as reader, \
                 _readers(len(changes.new), workers) as pool:
             batches = [changes.new[i:i + BATCH_DOCUMENTS] for i in range(0, len(changes.new), BATCH_DOCUMENTS)]
@@ -418,13 +428,17 @@ def _prepare(batch: Sequence[SourceFile], config: IndexConfig, embedder: Embedde
 
 
 def _write_batch(con: sqlite3.Connection, store: IndexStore, batch: list[_Prepared], embedder: Embedder,
-                 counts: Counter, report: BuildReport) -> None:
-    """Embed a batch's passages and sentences and write them, with their files, in one transaction."""
+                 counts: Counter, report: BuildReport, vectors: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    """Embed a batch's passages and sentences (unless ``vectors`` holds them, embedded
+    elsewhere) and write them, with their files, in one transaction."""
     docs = [p for p in batch if p.doc is not None]
-    passages = [embedding_text(p.doc.title, c.text) for p in docs for c in p.chunks]
-    sentences = [p.doc.sentence(i) for p in docs for i in range(len(p.doc.sentences))]
-    chunk_vectors = embedder.encode_documents(passages) if passages else np.zeros((0, embedder.dimension))
-    sentence_vectors = embedder.encode_documents(sentences) if sentences else np.zeros((0, embedder.dimension))
+    if vectors is not None:
+        chunk_vectors, sentence_vectors = vectors
+    else:
+        passages = [embedding_text(p.doc.title, c.text) for p in docs for c in p.chunks]
+        sentences = [p.doc.sentence(i) for p in docs for i in range(len(p.doc.sentences))]
+        chunk_vectors = embedder.encode_documents(passages) if passages else np.zeros((0, embedder.dimension))
+        sentence_vectors = embedder.encode_documents(sentences) if sentences else np.zeros((0, embedder.dimension))
     added_rows: list[int] = []
     c_at = s_at = 0
     with _transaction(con):

@@ -107,7 +107,7 @@ def run_bench(corpus_dir: Path, questions_file: Path | None = None, answerer: st
     and decode rates, and the time from a question to its first checked text.
     """
     from index import IndexConfig, open_index
-    from index.chunking import embedding_text
+    from index.ingest.chunking import embedding_text
 
     from .chatbot import Chatbot, make_embedder
     from .config import RagConfig

@@ -97,7 +97,7 @@ import json, sys, time
 import numpy as np
 t0 = time.perf_counter()
 from index import IndexConfig, open_index
-from index.db import from_blobs
+from index.storage.db import from_blobs
 from rag.bench_scale import SyntheticEmbedder
 from rag.chatbot import Chatbot
 from rag.config import RagConfig

@@ -96,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_corpus_args(p)
     p.add_argument("--rebuild", action="store_true", help="re-embed everything from scratch")
     p.add_argument("--verify", action="store_true", help="check the index's integrity instead (changes nothing)")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="read and embed on Ray: a cluster's address (ray://host:10001 or host:6379), or none to "
+                        "start Ray on this machine")
+    p.add_argument("--ray-workers", type=int, default=None, metavar="N",
+                   help="with --ray: embedding workers, each loading the model once and using its share of "
+                        "the cores (default 1)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("ask", help="answer a question with citations")
@@ -165,8 +171,18 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(f"Index sound: {index_dir}")
         return 0
     embedder = make_embedder(RagConfig(index=config))
+    ray = None
+    if args.ray is not None:
+        from index.embed.ray_embed import RaySettings
+
+        if args.ray_workers is not None and args.ray_workers < 1:
+            raise ValueError(f"--ray-workers must be at least 1, got {args.ray_workers}")
+        ray = RaySettings(address=args.ray or None, workers=args.ray_workers or 1)
+    elif args.ray_workers is not None:
+        raise ValueError("--ray-workers needs --ray")
     store, report = open_index(args.corpus, index_dir, config, embedder, rebuild=args.rebuild, progress=True,
-                               fix=rebuild_hint(args.corpus, args.index_dir, config), workers=os.cpu_count() or 1)
+                               fix=rebuild_hint(args.corpus, args.index_dir, config), workers=os.cpu_count() or 1,
+                               ray=ray)
     counts = store.manifest["counts"]
     if report.reused:
         print(f"Index up to date: {counts['documents']} documents, {counts['chunks']} passages ({index_dir})")

@@ -1,8 +1,8 @@
 import itertools
 
-from index.chunking import chunk_document, chunk_id
+from index.ingest.chunking import chunk_document, chunk_id
+from index.ingest.sentences import split_sentences
 from index.records import Document
-from index.sentences import split_sentences
 
 
 def _doc(text: str, title: str = "T") -> Document:

@@ -1,4 +1,4 @@
-from index.cleaning import clean_text, extract_date, normalise_lines
+from index.ingest.cleaning import clean_text, extract_date, normalise_lines
 
 
 def test_drops_navigation_share_widgets_and_section_label():

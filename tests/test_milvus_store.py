@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from index import IndexConfig, IndexMismatchError, copy_index, open_index, verify_index
-from index import db as db_module
 from index.builder import _folder
 from index.errors import StoreUnavailableError
-from index.milvus import client
+from index.storage import db as db_module
+from index.storage.milvus import client
 
 PROJECT = Path(__file__).resolve().parent.parent
 MILVUS = IndexConfig(max_tokens=64, store="milvus")

@@ -34,7 +34,7 @@ def test_onnx_question_vectors_match_sentence_transformers_on_the_corpus(embedde
 
 def test_documents_are_embedded_and_counted_through_the_export_alike(embedder, bot):
     """Index builds use the same graph on every core: the same vectors, the same token counts."""
-    from index.chunking import embedding_text
+    from index.ingest.chunking import embedding_text
 
     chunks = list(bot.store.iter_chunks())
     passages = [embedding_text(bot.store.docs[c.doc_id].title, c.text) for c in chunks]
@@ -48,7 +48,7 @@ def test_documents_are_embedded_and_counted_through_the_export_alike(embedder, b
 
 def test_the_export_is_cached_with_its_own_sha256_and_a_damaged_one_is_made_again(embedder, tmp_path: Path):
     from index import SentenceTransformerEmbedder
-    from index.onnx_encoder import ONNX_FILE, RECORD_FILE, onnx_folder
+    from index.embed.onnx_encoder import ONNX_FILE, RECORD_FILE, onnx_folder
 
     fresh = SentenceTransformerEmbedder(onnx_cache=tmp_path)
     question = "Who led the Hamas delegation that met Khamenei?"
@@ -66,7 +66,7 @@ def test_the_export_is_cached_with_its_own_sha256_and_a_damaged_one_is_made_agai
 
 def test_a_model_the_export_cannot_reproduce_stays_on_sentence_transformers(tmp_path: Path, embedder):
     from index import SentenceTransformerEmbedder
-    from index.onnx_encoder import supported
+    from index.embed.onnx_encoder import supported
 
     model_dir = tmp_path / "cls-model"
     for path in embedder.model_dir.rglob("*"):

@@ -1,4 +1,4 @@
-from index.sentences import split_sentences
+from index.ingest.sentences import split_sentences
 
 
 def _split(text: str) -> list[str]:

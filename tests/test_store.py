@@ -14,9 +14,9 @@ import pytest
 
 from index import IndexConfig, IndexCorruptError, IndexMismatchError, open_index, verify_index
 from index import builder as builder_module
-from index import db as db_module
-from index import vectors as vectors_module
 from index.builder import _folder
+from index.storage import db as db_module
+from index.storage import vectors as vectors_module
 
 PROJECT = Path(__file__).resolve().parent.parent
 

@@ -17,7 +17,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr
 
-from index.loader import SUPPORTED_SUFFIXES
+from index.ingest.loader import SUPPORTED_SUFFIXES
 from rag.chatbot import Chatbot
 from rag.paths import cache_root
 

@@ -6,7 +6,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-from index.loader import SUPPORTED_SUFFIXES
+from index.ingest.loader import SUPPORTED_SUFFIXES
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_STEM = 80  # long enough for a headline-like name, short of any filesystem limit

@@ -3,7 +3,7 @@
 The extractive answerer refuses a question that names something no article mentions; this
 module decides what counts as mentioned (a transliteration, an acronym of a name that is
 there) and gives the idf weights that term coverage is computed with. The counts behind
-it are kept in the index (``index.db``: term and word counts, each passage's terms) as
+it are kept in the index (``index.storage.db``: term and word counts, each passage's terms) as
 documents are added and removed, and read here as questions need them.
 """
 

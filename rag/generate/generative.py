@@ -22,7 +22,7 @@ from dataclasses import replace
 from typing import Any
 
 from index import Embedder, IndexStore
-from index.sentences import split_sentences
+from index.ingest.sentences import split_sentences
 
 from ..answer.draft import Draft
 from ..answer.extractive import ExtractiveAnswerer, Scored

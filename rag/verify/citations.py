@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from index import IndexStore
-from index.sentences import split_sentences
+from index.ingest.sentences import split_sentences
 
 from .. import text as T
 from ..answer.draft import Draft, DraftSentence, Support

@@ -6,7 +6,7 @@ import hashlib
 import re
 from collections.abc import Callable
 
-from .records import Chunk, Document
+from ..records import Chunk, Document
 
 TokenCounter = Callable[[str], int]
 

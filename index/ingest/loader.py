@@ -13,10 +13,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import CorpusError
+from ..hashing import file_sha256
+from ..records import Document
 from .cleaning import clean_text
-from .errors import CorpusError
-from .hashing import file_sha256
-from .records import Document
 from .sentences import split_sentences
 
 log = logging.getLogger(__name__)

@@ -23,10 +23,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from ..errors import IndexCorruptError, IndexMismatchError
+from ..records import Chunk, Document
 from .db import DB_NAME, FORMAT_VERSION, connect, from_blobs, read_meta, spans_from_blob
-from .errors import IndexCorruptError, IndexMismatchError
 from .lexical import LexicalIndex, load_lexical
-from .records import Chunk, Document
 from .vectors import VectorIndex, load_vectors
 
 T = TypeVar("T")

@@ -1,7 +1,7 @@
 """Sentence embeddings with sentence-transformers, loaded from a local directory only.
 
 With ``onnx_cache`` given, questions and documents go through an ONNX export of the same
-model (``index.onnx_encoder``): no torch is imported to answer or to index once the export
+model (``index.embed.onnx_encoder``): no torch is imported to answer or to index once the export
 exists, and the vectors are sentence-transformers' to within float rounding. Without it (or
 for a model the export cannot reproduce), sentence-transformers does the work.
 """
@@ -17,9 +17,9 @@ from typing import Protocol
 
 import numpy as np
 
-from .config import DEFAULT_MODEL
-from .errors import ModelError
-from .hashing import file_sha256
+from ..config import DEFAULT_MODEL
+from ..errors import ModelError
+from ..hashing import file_sha256
 from .onnx_encoder import OnnxEncoder, export_onnx, onnx_folder, read_record, supported
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,20 @@ class SentenceTransformerEmbedder:
         self._onnx: OnnxEncoder | bool | None = None  # False: tried, not available
         self._batch_onnx: OnnxEncoder | None = None  # the same graph on every core, for builds
         self.query_threads = max(1, query_threads)
+        # Threads that embed documents (a Ray worker sharing a machine with others takes its share).
+        self.document_threads = os.cpu_count() or 1
         # Per-instance cache: a question asked again (retry, eval rerun) skips the encoder.
+        self._query_vector = lru_cache(maxsize=256)(self._encode_one)
+
+    def __getstate__(self) -> dict:
+        """Pickled unloaded (sent to Ray workers, each loads the model once)."""
+        state = dict(self.__dict__)
+        state.update(_model=None, _onnx=None, _batch_onnx=None)
+        state.pop("_query_vector")
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
         self._query_vector = lru_cache(maxsize=256)(self._encode_one)
 
     @property
@@ -210,7 +223,7 @@ class SentenceTransformerEmbedder:
             folder = onnx_folder(self._onnx_cache, self.name, self.weights_hash)  # type: ignore[arg-type]
             if (record := read_record(folder, self.weights_hash)) is None:
                 return self._encode(texts, progress)
-            self._batch_onnx = OnnxEncoder(folder, record, os.cpu_count() or 1)
+            self._batch_onnx = OnnxEncoder(folder, record, self.document_threads)
         return self._batch_onnx.encode_many(list(texts), _ONNX_BATCH, progress and len(texts) >= _PROGRESS_MIN_TEXTS)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:

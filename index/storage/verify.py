@@ -8,7 +8,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from .builder import _folder, _replace_file
+from ..builder import _folder, _replace_file
 from .db import DB_NAME, connect, read_meta, spans_from_blob, write_meta
 from .milvus import collection_name
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelError
-from .hashing import file_sha256
+from ..errors import ModelError
+from ..hashing import file_sha256
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import IndexMismatchError, StoreUnavailableError
 from .db import from_blobs, read_meta, write_meta
-from .errors import IndexMismatchError, StoreUnavailableError
 
 log = logging.getLogger("index")
 

@@ -1,0 +1,1 @@
+"""Turning text into vectors: the sentence-transformers model, its ONNX export, Ray."""

@@ -1,0 +1,1 @@
+"""Reading a corpus: load files, clean them, split sentences, cut passages."""
