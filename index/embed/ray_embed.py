@@ -96,14 +96,20 @@ def _start(settings: RaySettings) -> Any:
     import ray
 
     if not ray.is_initialized():
-        try:
-            with _stderr_silenced():
-                ray.init(address=settings.address, include_dashboard=False, log_to_driver=False,
-                         logging_level=logging.ERROR, configure_logging=False,
-                         **({} if settings.address else {"num_cpus": os.cpu_count() or 1}))
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise RayIngestError(f"Ray at {settings.address} is unreachable ({_first_line(exc)}): start the cluster "
-                                 "(ray start --head) or leave out the address to run Ray here") from exc
+        for attempt in range(2):
+            try:
+                with _stderr_silenced():
+                    ray.init(address=settings.address, include_dashboard=False, log_to_driver=False,
+                             logging_level=logging.ERROR, configure_logging=False,
+                             **({} if settings.address else {"num_cpus": os.cpu_count() or 1}))
+                break
+            except Exception as exc:  # Ray raises a bare Exception when its node starts too slowly
+                ray.shutdown()
+                if attempt or settings.address:
+                    where = f"at {settings.address} is unreachable" if settings.address else "did not start here"
+                    raise RayIngestError(f"Ray {where} ({_first_line(exc)}): start the cluster (ray start --head) "
+                                         "or leave out the address to run Ray here") from exc
+                log.warning("Ray did not start (%s); trying once more", _first_line(exc))
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the build shows its own
     context.print_on_execution_start = False
