@@ -4,7 +4,6 @@ store on the project's articles (real MiniLM)."""
 
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from index.builder import _folder
 from index.errors import StoreUnavailableError
 from index.storage import db as db_module
 from index.storage.milvus import client
+from tests.test_store import _kill_build_after
 
 PROJECT = Path(__file__).resolve().parent.parent
 MILVUS = IndexConfig(max_tokens=64, store="milvus")
@@ -97,45 +97,13 @@ def test_a_lost_or_half_copied_collection_is_written_again_from_the_database(tmp
     store.close()
 
 
-_KILLED_BUILD = """
-import sys, time
-from pathlib import Path
-from index import IndexConfig, builder, open_index
-from tests.conftest import FakeEmbedder
-
-class Slow(FakeEmbedder):
-    calls = 0
-    def encode_documents(self, texts, progress=False):
-        Slow.calls += 1
-        if Slow.calls == 2 * int(sys.argv[3]) + 1:
-            Path(sys.argv[4]).write_text("ready")
-            time.sleep(600)  # killed here, in the middle of the next batch
-        return super().encode_documents(texts, progress)
-
-builder.BATCH_DOCUMENTS = 2
-open_index(Path(sys.argv[1]), Path(sys.argv[2]), IndexConfig(max_tokens=64, store="milvus"), Slow())
-"""
-
-
-def _kill_build_after(corpus: Path, index_dir: Path, batches: int, marker: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-c", _KILLED_BUILD, str(corpus), str(index_dir), str(batches),
-                             str(marker)], cwd=PROJECT)
-    try:
-        while not marker.exists():
-            assert proc.poll() is None, "the build ended before it could be killed"
-            time.sleep(0.05)
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
 def test_a_killed_milvus_build_resumes_and_loses_nothing(tmp_path, fake_embedder):
     corpus = tmp_path / "corpus"
     _write_docs(corpus, 5)
     store, _ = open_index(corpus, tmp_path / "idx", MILVUS, fake_embedder)
     store.close()  # a Milvus Lite file serves one process: the build below opens it
     _write_docs(corpus, 6, start=5)
-    _kill_build_after(corpus, tmp_path / "idx", 1, tmp_path / "marker")
+    _kill_build_after(corpus, tmp_path / "idx", 1, tmp_path / "marker", store="milvus")
     time.sleep(0.5)  # the killed process's Milvus Lite server lets go of the file
     partial, _ = open_index(corpus, tmp_path / "idx", MILVUS, fake_embedder, update=False)
     # The batch it committed is in the database and, copied on open, searchable in Milvus.

@@ -137,14 +137,16 @@ class Slow(FakeEmbedder):
         return super().encode_documents(texts, progress)
 
 builder.BATCH_DOCUMENTS = 2
-open_index(Path(sys.argv[1]), Path(sys.argv[2]), IndexConfig(max_tokens=64), Slow(), rebuild=sys.argv[5] == "1")
+open_index(Path(sys.argv[1]), Path(sys.argv[2]), IndexConfig(max_tokens=64, store=sys.argv[6]), Slow(),
+           rebuild=sys.argv[5] == "1")
 """
 
 
-def _kill_build_after(corpus: Path, index_dir: Path, batches: int, marker: Path, rebuild: bool = False) -> None:
+def _kill_build_after(corpus: Path, index_dir: Path, batches: int, marker: Path, rebuild: bool = False,
+                      store: str = "faiss") -> None:
     """Run a build in another process and SIGKILL it once ``batches`` batches are committed."""
     proc = subprocess.Popen([sys.executable, "-c", _KILLED_BUILD, str(corpus), str(index_dir), str(batches),
-                             str(marker), "1" if rebuild else "0"], cwd=PROJECT)
+                             str(marker), "1" if rebuild else "0", store], cwd=PROJECT)
     try:
         while not marker.exists():
             assert proc.poll() is None, "the build ended before it could be killed"
