@@ -193,3 +193,47 @@ def test_the_milvus_store_answers_the_eval_questions_as_the_faiss_store(embedder
     same = sum(faiss_bot.ask(q).text == milvus_bot.ask(q).text for q in questions)
     assert same >= 0.95 * len(questions), f"{len(questions) - same} of {len(questions)} answers differ"
     milvus_bot.store.close()
+
+
+@pytest.mark.integration
+def test_the_chat_page_answers_from_milvus_and_keeps_a_visitors_files_in_their_own_collection(embedder, tmp_path):
+    """`rag chat --store milvus`: the served page answers as the bot does, and a visitor's
+    private index (a copy of the corpus index) gets a collection of its own."""
+    import shutil
+
+    from gradio_client import Client
+
+    import rag
+    from tests.ui_helpers import launch
+    from ui import conversations as C
+    from ui.handlers import make_handlers
+    from ui.service import ChatService
+    from ui.visitors import new_visitor_id
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(PROJECT / "corpus", corpus)
+    bot = rag.Chatbot.from_corpus(corpus, index_dir=tmp_path / "index", embedder=embedder, store="milvus")
+    question = "Who led the Hamas delegation that met Khamenei?"
+    demo, url = launch(bot)
+    try:
+        result = Client(url, verbose=False, analytics_enabled=False, download_files=False).predict(
+            question, api_name="/ask")
+    finally:
+        demo.close()
+    assert "Arouri" in result["answer"] and result["answer"] == bot.ask(question).text
+
+    h = make_handlers(ChatService(bot, visitors_dir=tmp_path / "visitors"))
+    alice, bob = h["visitor_id"](None), new_visitor_id()
+    (tmp_path / "harbour.md").write_text("# Harbour\n\nThe Port of Marisol opened Aurora Quay in 2019.\n",
+                                         encoding="utf-8")
+    notice = h["upload"]([str(tmp_path / "harbour.md")], alice, progress=lambda *a, **k: None)[0]
+    assert "Indexed 1 file(s)" in notice["value"]
+
+    def answer(visitor: str | None) -> str:
+        steps = list(h["respond"]("Which quay did the Port of Marisol open?", C.new_conversation(),
+                                  C.empty_store(), 5, "extractive", True, visitor))
+        return steps[-1][4]["turns"][-1]["answer"]["text"]
+
+    assert "Aurora Quay" in answer(alice)
+    assert "Aurora Quay" not in answer(bob) and "Aurora Quay" not in answer(None)
+    assert bot.store.vectors.ntotal == len(bot.store)  # the corpus collection did not take her file
