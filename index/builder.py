@@ -308,7 +308,7 @@ def _update(store: IndexStore, changes: _Changes, config: IndexConfig, embedder:
                 advance(len(batches[i]))
         with _transaction(con):
             write_meta(con, {"counts": dict(counts), "corpus": str(corpus_dir.resolve()),
-                             "faiss_factory": config.faiss_factory,
+                             "faiss_factory": config.faiss_factory, "document_encoder": config.document_encoder,
                              "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
         if isinstance(store.vectors, MilvusVectors):
             store.vectors.collection.sync(con, index_type_for(config.faiss_factory, int(counts["chunks"])))

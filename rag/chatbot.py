@@ -291,4 +291,5 @@ def make_embedder(config: RagConfig) -> SentenceTransformerEmbedder:
     of the model, unless ``config.query_encoder`` is "torch" (sentence-transformers)."""
     onnx = cache_root() / "models" if config.query_encoder == "onnx" else None
     return SentenceTransformerEmbedder(config.index.model, config.index.device, config.index.batch_size,
-                                       onnx_cache=onnx, query_threads=config.query_threads)
+                                       onnx_cache=onnx, query_threads=config.query_threads,
+                                       document_precision=config.index.document_encoder)

@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_corpus_args(p)
     p.add_argument("--rebuild", action="store_true", help="re-embed everything from scratch")
     p.add_argument("--verify", action="store_true", help="check the index's integrity instead (changes nothing)")
+    p.add_argument("--int8", action="store_true",
+                   help="embed documents through an int8 copy of the model: about 1.4x as fast, vectors at "
+                        "cosine 0.995 of the float ones on average")
     p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="read and embed on Ray: a cluster's address (ray://host:10001 or host:6379), or none to "
                         "start Ray on this machine")
@@ -156,7 +159,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     from .config import RagConfig
     from .paths import default_index_dir
 
-    config = IndexConfig(**store_options(args))
+    config = IndexConfig(**store_options(args), document_encoder="int8" if args.int8 else "fp32")
     index_dir = args.index_dir or default_index_dir(args.corpus, config.store)
     if args.verify:
         from index import verify_index

@@ -20,7 +20,7 @@ import numpy as np
 from ..config import DEFAULT_MODEL
 from ..errors import ModelError
 from ..hashing import file_sha256
-from .onnx_encoder import OnnxEncoder, export_onnx, onnx_folder, read_record, supported
+from .onnx_encoder import OnnxEncoder, export_onnx, onnx_folder, quantize_int8, read_record, supported
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class SentenceTransformerEmbedder:
     """
 
     def __init__(self, model: str = DEFAULT_MODEL, device: str = "cpu", batch_size: int = 32,
-                 onnx_cache: Path | None = None, query_threads: int = 1):
+                 onnx_cache: Path | None = None, query_threads: int = 1, document_precision: str = "fp32"):
         self.name = model
         self.device = device
         self.batch_size = batch_size
@@ -95,6 +95,8 @@ class SentenceTransformerEmbedder:
         self.query_threads = max(1, query_threads)
         # Threads that embed documents (a Ray worker sharing a machine with others takes its share).
         self.document_threads = os.cpu_count() or 1
+        # "int8": documents through an int8 copy of the export (questions stay float).
+        self.document_precision = document_precision
         # Per-instance cache: a question asked again (retry, eval rerun) skips the encoder.
         self._query_vector = lru_cache(maxsize=256)(self._encode_one)
 
@@ -223,6 +225,9 @@ class SentenceTransformerEmbedder:
             folder = onnx_folder(self._onnx_cache, self.name, self.weights_hash)  # type: ignore[arg-type]
             if (record := read_record(folder, self.weights_hash)) is None:
                 return self._encode(texts, progress)
+            if self.document_precision == "int8":
+                folder = quantize_int8(folder, record)
+                record = read_record(folder, self.weights_hash) or record
             self._batch_onnx = OnnxEncoder(folder, record, self.document_threads)
         return self._batch_onnx.encode_many(list(texts), _ONNX_BATCH, progress and len(texts) >= _PROGRESS_MIN_TEXTS)
 

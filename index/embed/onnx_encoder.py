@@ -106,6 +106,46 @@ def export_onnx(model_dir: Path, folder: Path, weights_sha256: str, dimension: i
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def int8_folder(folder: Path) -> Path:
+    """Where the int8 copy of the export in ``folder`` is cached."""
+    return folder.with_name(f"{folder.name}-int8")
+
+
+def quantize_int8(folder: Path, record: dict[str, Any]) -> Path:
+    """An int8 copy of the export in ``folder`` (made once, whole or not at all), for
+    embedding documents about 1.5 times as fast. Weights of every matrix product are int8
+    per channel, activations quantized on the fly, except in the first and last layers,
+    where only the feed-forward up-projection is. Measured against the float vectors of 480
+    news articles (11,611 passages and sentences): cosine mean 0.995, 99% at 0.992 or more,
+    lowest 0.977 (a short sentence); quantizing every layer was 1.9 times as fast but fell
+    further (0.987 lowest of a smaller sample, where this choice kept 0.991).
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    target = int8_folder(folder)
+    if read_record(target, record["weights_sha256"]) is not None:
+        return target
+    import onnx
+
+    nodes = [n.name for n in onnx.load(str(folder / ONNX_FILE)).graph.node if n.op_type == "MatMul"]
+    chosen = [n for n in nodes if ("layer.0/" not in n and "layer.5/" not in n) or "intermediate" in n]
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=folder.parent))
+    try:
+        quantize_dynamic(str(folder / ONNX_FILE), str(tmp / ONNX_FILE), weight_type=QuantType.QInt8,
+                         per_channel=True, op_types_to_quantize=["MatMul"], nodes_to_quantize=chosen)
+        shutil.copy2(folder / "tokenizer.json", tmp / "tokenizer.json")
+        quantized = {**record, "onnx_sha256": file_sha256(tmp / ONNX_FILE), "quantized": "int8",
+                     "quantized_nodes": len(chosen)}
+        (tmp / RECORD_FILE).write_text(json.dumps(quantized, indent=1), encoding="utf-8")
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise ModelError(f"Cannot make an int8 copy of {folder / ONNX_FILE}: {exc}") from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
 def read_record(folder: Path, weights_sha256: str) -> dict[str, Any] | None:
     """The export's record, when ``folder`` holds a complete export of these weights."""
     try:
