@@ -1,6 +1,6 @@
 """The index on disk, read on demand: one SQLite database (``db.py``) with its vector and
-BM25 indexes (``vectors.py``, ``lexical.py``), in a folder named by the index folder's
-CURRENT file::
+BM25 indexes (``vectors.py``, ``lexical.py``; or a Milvus collection, ``milvus.py``), in a
+folder named by the index folder's CURRENT file::
 
     index.sqlite (+ -wal, -shm)   documents, passages, vectors, terms, vocabulary
     vectors-<id>.faiss            the main vector index named by the database
@@ -19,7 +19,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from ..records import Chunk, Document
 from .db import DB_NAME, FORMAT_VERSION, connect, from_blobs, read_meta, spans_from_blob
 from .lexical import LexicalIndex, load_lexical
 from .vectors import VectorIndex, load_vectors
+
+if TYPE_CHECKING:
+    from .milvus import MilvusLexical, MilvusVectors
 
 T = TypeVar("T")
 _DOC_CACHE = 512
@@ -55,8 +58,9 @@ class IndexStore:
     """An opened index: passages by row id (the vector index's ids) or passage id, their
     documents, vectors and terms, and the corpus's term and word counts."""
 
-    def __init__(self, path: Path, con: sqlite3.Connection, meta: dict[str, Any], vectors: VectorIndex,
-                 lexical: LexicalIndex, fix: str = "rag index --rebuild"):
+    def __init__(self, path: Path, con: sqlite3.Connection, meta: dict[str, Any],
+                 vectors: VectorIndex | MilvusVectors, lexical: LexicalIndex | MilvusLexical,
+                 fix: str = "rag index --rebuild"):
         self.path = Path(path)
         self.manifest = meta
         self.vectors = vectors
