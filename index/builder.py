@@ -427,18 +427,21 @@ def _prepare(batch: Sequence[SourceFile], config: IndexConfig, embedder: Embedde
     return out
 
 
+def embed_batch(batch: Sequence[_Prepared], embedder: Embedder) -> tuple[np.ndarray, np.ndarray]:
+    """The vectors of a batch's passages (with their titles) and of its sentences, in order."""
+    docs = [p for p in batch if p.doc is not None]
+    passages = [embedding_text(p.doc.title, c.text) for p in docs for c in p.chunks]
+    sentences = [p.doc.sentence(i) for p in docs for i in range(len(p.doc.sentences))]
+    empty = np.zeros((0, embedder.dimension), dtype=np.float32)
+    return (embedder.encode_documents(passages) if passages else empty,
+            embedder.encode_documents(sentences) if sentences else empty)
+
+
 def _write_batch(con: sqlite3.Connection, store: IndexStore, batch: list[_Prepared], embedder: Embedder,
                  counts: Counter, report: BuildReport, vectors: tuple[np.ndarray, np.ndarray] | None = None) -> None:
     """Embed a batch's passages and sentences (unless ``vectors`` holds them, embedded
     elsewhere) and write them, with their files, in one transaction."""
-    docs = [p for p in batch if p.doc is not None]
-    if vectors is not None:
-        chunk_vectors, sentence_vectors = vectors
-    else:
-        passages = [embedding_text(p.doc.title, c.text) for p in docs for c in p.chunks]
-        sentences = [p.doc.sentence(i) for p in docs for i in range(len(p.doc.sentences))]
-        chunk_vectors = embedder.encode_documents(passages) if passages else np.zeros((0, embedder.dimension))
-        sentence_vectors = embedder.encode_documents(sentences) if sentences else np.zeros((0, embedder.dimension))
+    chunk_vectors, sentence_vectors = vectors if vectors is not None else embed_batch(batch, embedder)
     added_rows: list[int] = []
     c_at = s_at = 0
     with _transaction(con):

@@ -49,25 +49,19 @@ class _Embed:
     chunked and embedded."""
 
     def __init__(self, embedder: Embedder, config: IndexConfig, threads: int):
-        from ..builder import _prepare
+        from ..builder import _prepare, embed_batch
 
-        self.prepare = _prepare
+        self.prepare, self.embed = _prepare, embed_batch
         self.embedder, self.config = embedder, config
         if hasattr(embedder, "document_threads"):
             embedder.document_threads = threads  # its share of the machine's cores
         embedder.encode_documents(["warm up"])  # the model, loaded here once
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[bytes]]:
-        from ..ingest.chunking import embedding_text
-
         sources = [SourceFile(str(d), _path(p), int(s), int(m)) for d, p, s, m in
                    zip(batch["doc_id"], batch["path"], batch["size"], batch["mtime_ns"], strict=True)]
         prepared = self.prepare(sources, self.config, self.embedder)
-        docs = [p for p in prepared if p.doc is not None]
-        passages = [embedding_text(p.doc.title, c.text) for p in docs for c in p.chunks]
-        sentences = [p.doc.sentence(i) for p in docs for i in range(len(p.doc.sentences))]
-        chunk_vectors = self.embedder.encode_documents(passages)
-        sentence_vectors = self.embedder.encode_documents(sentences)
+        chunk_vectors, sentence_vectors = self.embed(prepared, self.embedder)
         return {"payload": [pickle.dumps((prepared, chunk_vectors, sentence_vectors))]}
 
 

@@ -102,6 +102,12 @@ def collection_name(folder: Path) -> str:
     return "rag_" + re.sub(r"[^A-Za-z0-9_]", "_", folder.name)
 
 
+def location(folder: Path, meta: dict[str, Any]) -> tuple[str, str]:
+    """(URI, collection name) of the Milvus index whose database in ``folder`` has ``meta``."""
+    uri = (meta.get("store") or {}).get("uri") or str(folder / LITE_FILE)
+    return uri, (meta.get("milvus") or {}).get("collection") or collection_name(folder)
+
+
 def _encode_terms(terms: list[str]) -> str:
     # Milvus's standard analyzer splits at "." and ","; the project's terms ("1.5", "3,000")
     # are whole words, so they travel with "_" (a word character) instead.
@@ -287,8 +293,7 @@ def index_type_for(factory: str, count: int) -> str:
 def open_milvus(folder: Path, con: sqlite3.Connection, meta: dict[str, Any],
                 factory: str = "auto") -> tuple[MilvusVectors, MilvusLexical]:
     """The Milvus searches of the index database in ``folder``, brought up to date with it."""
-    uri = (meta.get("store") or {}).get("uri") or str(folder / LITE_FILE)
-    name = (meta.get("milvus") or {}).get("collection") or collection_name(folder)
+    uri, name = location(folder, meta)
     collection = MilvusCollection(uri, name, int(meta["model"]["dimension"]), meta["model"])
     if collection.behind(con):
         count = int((meta.get("counts") or {}).get("chunks", 0))
@@ -307,22 +312,15 @@ def drop_collection_of(folder: Path) -> None:
         con.close()
     except (OSError, sqlite3.DatabaseError, ValueError):
         return
-    uri = (meta.get("store") or {}).get("uri") or str(folder / LITE_FILE)
-    name = (meta.get("milvus") or {}).get("collection") or collection_name(folder)
     if (meta.get("store") or {}).get("kind") != "milvus":
         return
-    if not is_server(uri):
-        if Path(uri).parent != folder:
-            try:
-                client(uri).drop_collection(name)
-            except Exception as exc:  # a file we cannot open is left as it is
-                log.warning("could not drop Milvus collection %s in %s: %s", name, uri, _short(exc))
-        if Path(uri).parent == folder:
-            release(uri)
+    uri, name = location(folder, meta)
+    if Path(uri).parent == folder:  # its own Milvus Lite file, removed with the folder
+        release(uri)
         return
     try:
         client(uri).drop_collection(name)
-    except Exception as exc:  # kept; the new index does not use it
+    except Exception as exc:  # kept (a server that is down, a file in use): the new index does not use it
         log.warning("could not drop Milvus collection %s at %s: %s", name, uri, _short(exc))
 
 

@@ -64,10 +64,9 @@ def verify_index(index_dir: Path) -> list[str]:
 
 def _check_milvus(folder: Path, meta: dict, chunks: int) -> list[str]:
     """The Milvus collection holds as many passages as the database, all copied."""
-    from .milvus import LITE_FILE, MilvusCollection, collection_name
+    from .milvus import MilvusCollection, location
 
-    uri = (meta.get("store") or {}).get("uri") or str(folder / LITE_FILE)
-    name = (meta.get("milvus") or {}).get("collection") or collection_name(folder)
+    uri, name = location(folder, meta)
     collection = MilvusCollection(uri, name, int(meta["model"]["dimension"]), meta["model"])
     if not collection.exists:
         return [f"no Milvus collection {name} at {uri}"]
