@@ -44,3 +44,13 @@ def test_a_selector_fitted_over_other_features_is_a_clear_error(tmp_path):
         load_selector(path)
     with pytest.raises(SelectorError, match="cannot read"):
         load_selector(tmp_path / "missing.json")
+
+
+def test_the_second_sentence_ratio_is_the_most_focused_within_the_tolerance():
+    from eval.fit import focused_ratio
+
+    containment = {0.3: 0.794, 0.4: 0.792, 0.5: 0.787, 0.6: 0.783, 0.7: 0.778}
+    assert focused_ratio(containment, 0.0) == 0.3  # the best containment
+    assert focused_ratio(containment, 0.01) == 0.5  # fewer second sentences for under a point
+    assert focused_ratio(containment, 0.02) == 0.7
+    assert focused_ratio({}, 0.01) == 1.01  # no ratio under the word bar: one sentence
