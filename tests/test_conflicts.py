@@ -108,3 +108,14 @@ def test_dates_of_different_slots_are_no_conflict_but_the_same_slot_is():
     june = _candidate("b.txt", "The delegation arrived in Oslo in late June and met the king.", 0.7, [1, 0.12, 0], q)
     conflict = find_conflict(q, classify(q), [month, june], CONFIG)
     assert conflict is not None and conflict.kind == "value"
+
+
+def test_a_year_with_an_era_and_a_century_fill_different_slots():
+    q = "When did the legion cross the river?"
+    year = _candidate("a.txt", "The legion crossed the river in AD 14 under Germanicus.", 0.8, [1, 0.1, 0], q)
+    century = _candidate("b.txt", "The legion crossed the river in the 1st century, Tacitus says.", 0.7,
+                         [1, 0.12, 0], q)
+    assert find_conflict(q, classify(q), [year, century], CONFIG) is None  # both can be true
+    other = _candidate("b.txt", "The legion crossed the river in AD 16 under Germanicus.", 0.7, [1, 0.12, 0], q)
+    conflict = find_conflict(q, classify(q), [year, other], CONFIG)
+    assert conflict is not None and conflict.kind == "value"

@@ -146,3 +146,22 @@ def test_a_possessive_or_a_month_abbreviation_is_no_place():
     q = "Where will the plan be unveiled?"
     sentence = "The plan is set to be unveiled after Israel's elections Sept. 17 in Bahrain."
     assert answer_items(sentence, classify(q), q) == ["Bahrain"]
+
+
+def test_dates_with_an_era_and_centuries_however_capitalised():
+    assert T.dates("From the death of Augustus in AD 14 until after AD 70, Rome held the river.") == ["AD 14", "AD 70"]
+    assert T.dates("The town was founded in 58 BC.") == ["58 BC"]
+    assert T.dates("It changed in the 20th Century and again in the twenty-first century.") == [
+        "20th Century", "twenty-first century"]
+    assert T.dates("At 14 ADs the count was 300.") == []  # a word that begins like an era is not one
+
+
+def test_how_long_is_asks_a_length_or_a_span():
+    q = "How long is the new bypass road?"
+    assert classify(q) == QuestionType("duration", detail="length")
+    assert answer_items("The bypass is nearly 86 km long and cost a fortune.", classify(q), q) == ["86 km"]
+    assert answer_items("The ceasefire is to last three months.", classify(q), q) == ["three months"]
+    span = "How long did the siege last?"
+    assert classify(span).detail is None
+    assert answer_items("The siege, 40 km from the coast, lasted three months.", classify(span), span) == [
+        "three months"]

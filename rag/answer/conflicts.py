@@ -86,8 +86,13 @@ def _keys(items: tuple[str, ...]) -> list[frozenset[str]]:
 
 
 def _granularity(item: str) -> str:
-    """Which slot a date fills: a weekday, a year, or a month (and day)."""
-    return "weekday" if WEEKDAY.search(item) else "year" if YEAR.fullmatch(item.strip()) else "month"
+    """Which slot a date fills: a weekday, a year, a century, or a month (and day)."""
+    item = item.strip()
+    if WEEKDAY.search(item):
+        return "weekday"
+    if YEAR.fullmatch(item) or T.ERA_YEAR.fullmatch(item):
+        return "year"
+    return "century" if "century" in item.lower() else "month"
 
 
 def _differ(a: Candidate, b: Candidate, kind: str = "") -> bool:
@@ -96,7 +101,7 @@ def _differ(a: Candidate, b: Candidate, kind: str = "") -> bool:
     if kind == "date":
         return any(_differ(replace(a, items=tuple(i for i in a.items if _granularity(i) == g)),
                            replace(b, items=tuple(i for i in b.items if _granularity(i) == g)))
-                   for g in ("weekday", "year", "month"))
+                   for g in ("weekday", "year", "century", "month"))
     ka, kb = _keys(a.items), _keys(b.items)
     if not ka or not kb:
         return False

@@ -36,6 +36,9 @@ _DURATION = re.compile(
     r"thirty|forty|fifty|sixty|hundreds?|dozens?)\s+(?:years?|months?|weeks?|days?|hours?|minutes?|decades?)\b",
     re.IGNORECASE,
 )
+_LENGTH = re.compile(
+    r"\b\d[\d,.]*\s?(?:km|kilomet(?:er|re)s?|mi|miles?|m|met(?:er|re)s?|ft|feet|foot|yards?|cm|mm|inch(?:es)?)\b"
+)
 WEEKDAY = re.compile(r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
 YEAR = re.compile(r"\b(?:1\d|20)\d\d\b")
 _MONTH = re.compile(T.MONTHS)
@@ -102,7 +105,10 @@ def classify(question: str) -> QuestionType:
     if re.match(r"^(and |so )?why\b|.*\b(for what reason|what (was|is) the reason|what caused)\b", q):
         return QuestionType("reason")
     if re.search(r"\bhow long\b", q):
-        return QuestionType("duration", detail="ago" if re.search(r"\bhow long ago\b", q) else None)
+        # "How long is the river?" may ask a length as well as a span; "how long ago" a point.
+        detail = "ago" if re.search(r"\bhow long ago\b", q) else \
+            "length" if re.search(r"\bhow long (?:is|are|was|were)\b", q) else None
+        return QuestionType("duration", detail=detail)
     if re.search(r"\b(what|which) (amount|sum|figure|number|percentage|share)\b", q):
         return QuestionType("quantity")
     # "When did…" asks for a date; "respond when Arouri called…" does not.
@@ -245,6 +251,8 @@ def answer_items(sentence: str, qtype: QuestionType, question: str) -> list[str]
         ago = qtype.detail == "ago"
         found = [m.group() for m in _DURATION.finditer(sentence)
                  if sentence[m.end():].lstrip().lower().startswith("ago") == ago]
+        if qtype.detail == "length":
+            found += [m.group() for m in _LENGTH.finditer(sentence)]
         return _new(found, qwords)
     if kind in ("quantity", "amount"):
         found = T.amounts(sentence) if kind == "amount" else T.amounts(sentence) + T.numbers(sentence)
