@@ -24,19 +24,20 @@ MONTHS = (
     r"Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
 )
 _DAYS = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+# A year with its era, whatever its length ("AD 14", "58 BC").
+_ERA = r"(?:AD|BCE?|CE)\s?\d{1,4}|\d{1,4}\s?(?:AD|BCE?|CE)"
 DATE_RE = re.compile(
     rf"\b(?:{MONTHS}\s+\d{{1,2}}(?:,?\s+\d{{4}})?|\d{{1,2}}\s+{MONTHS}(?:\s+\d{{4}})?|"
     rf"(?:in|since|by|until|early|late|mid-?|last|this|next)\s+{MONTHS}|{MONTHS}\s+(?:19|20)\d\d|"
     rf"(?:on|last|this|next)\s+{_DAYS}|\b(?:1\d|20)\d\d(?:s|\s?(?:BC|AD|BCE|CE))?\b|\d{{4}}-\d{{2}}-\d{{2}}|"
     # Years of any length with an era ("AD 14", "58 BC"), centuries however capitalised.
-    r"\b(?:AD|BCE?|CE)\s?\d{1,4}\b|\b\d{1,4}\s?(?:AD|BCE?|CE)\b|"
+    rf"\b(?:{_ERA})\b|"
     r"\b\d{1,2}(?:st|nd|rd|th)\s+[Cc]entury\b|\b(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|"
     r"tenth|eleventh|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|"
     r"twentieth|twenty-first)\s+[Cc]entury\b|"
     r"(?:last|this|next|previous)\s+(?:week|month|year)|(?:\w+|\d+)\s+(?:years|months|weeks|days)\s+ago)"
 )
-# A year with its era, whatever its length ("AD 14", "58 BC").
-ERA_YEAR = re.compile(r"(?:AD|BCE?|CE)\s?\d{1,4}|\d{1,4}\s?(?:AD|BCE?|CE)")
+ERA_YEAR = re.compile(_ERA)
 _NUMBER_WORDS = (
     r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
     r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|"
