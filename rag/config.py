@@ -40,6 +40,9 @@ class RagConfig:
     typed_first_ratio: float = 0.6
     # Two sentences this similar say the same thing: one is kept, the other corroborates.
     same_fact_similarity: float = 0.80
+    # ... as do two whose words beyond the question's are at least this share the same (of
+    # the shorter one's): on the training file such second sentences never held the answer.
+    restated_share: float = 0.7
     # A sentence of another article that carries the same answer (name, date, figure) and
     # is at least this similar corroborates it and is cited too.
     corroborate_similarity: float = 0.55

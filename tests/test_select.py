@@ -16,8 +16,8 @@ def _cand(n: int, text: str, probability: float, items: tuple[str, ...] = ()) ->
     return Candidate(f"d{n}", 0, 0, len(text), text, f"d{n}#0", 1.0, vector, items=items, probability=probability)
 
 
-def _scored(kind: str, cands: list[Candidate]) -> Scored:
-    return Scored("?", QuestionType(kind), [], cands, np.zeros((len(cands), 1)), np.zeros(1), 1.0)
+def _scored(kind: str, cands: list[Candidate], question: str = "?") -> Scored:
+    return Scored(question, QuestionType(kind), [], cands, np.zeros((len(cands), 1)), np.zeros(1), 1.0)
 
 
 def test_open_question_gets_a_close_second_sentence_that_adds_a_fact() -> None:
@@ -43,3 +43,14 @@ def test_typed_question_whose_best_sentence_names_nobody_gets_a_second_chance() 
 def test_a_far_less_likely_sentence_is_left_out() -> None:
     cands = [_cand(0, "The bridge was opened by the mayor.", 0.8), _cand(1, "Anna Berg is mayor.", 0.3, ("Anna Berg",))]
     assert len(select_sentences(_scored("person", cands), 0.5, RagConfig())) == 1
+
+
+def test_another_article_retelling_the_same_quote_is_not_a_second_sentence() -> None:
+    # Orthogonal vectors: only the words show that the second retells the first's answer.
+    question = "What did the mayor thank the council for?"
+    first = _cand(0, 'The mayor thanked the council for "its patience with the flood works" and asked for funds.', 0.8)
+    retold = _cand(1, 'At the ceremony, the mayor, Anna Berg, thanked the council for "its patience with the flood '
+                      'works" and asked for more funds.', 0.7)
+    other = _cand(2, "In a letter, the mayor thanked the council for approving the new bridge.", 0.6)
+    chosen = select_sentences(_scored("open", [first, retold, other], question), 0.5, RagConfig())
+    assert [c.text for c in chosen] == [first.text, other.text]

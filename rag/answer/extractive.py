@@ -100,35 +100,36 @@ class ExtractiveAnswerer:
             refusal = (f"The articles don't mention {scored.unknown[0]}." if scored.unknown
                        else _REFUSALS.get(scored.qtype.kind, _DEFAULT_REFUSAL))
             return Draft(refused=True, refusal=refusal, closest=best.support, confidence=scored.answerable)
+        asked = set(T.content_terms(scored.question))
         conflict = find_conflict(scored.question, scored.qtype, scored.candidates, self.config)
         if conflict is not None:
-            claims = [DraftSentence(c.text, self._supports(c, scored.candidates, exclude=conflict.claims))
+            claims = [DraftSentence(c.text, self._supports(c, scored.candidates, asked, exclude=conflict.claims))
                       for c in conflict.claims]
             return Draft(sentences=claims, conflicts=[DraftConflict(conflict.kind, claims)],
                          confidence=scored.answerable)
         chosen = select_sentences(scored, self.selector.second_ratio, self.config)
-        return Draft(sentences=[DraftSentence(c.text, self._supports(c, scored.candidates)) for c in chosen],
+        return Draft(sentences=[DraftSentence(c.text, self._supports(c, scored.candidates, asked)) for c in chosen],
                      confidence=scored.answerable)
 
-    def _supports(self, chosen: Candidate, cands: list[Candidate],
+    def _supports(self, chosen: Candidate, cands: list[Candidate], asked: set[str],
                   exclude: tuple[Candidate, ...] = ()) -> list[Support]:
         """The sentence's own passage, plus passages of other articles that state the same fact."""
         supports = [chosen.support]
         cited = {chosen.doc_id} | {c.doc_id for c in exclude}
         for other in cands:
-            if (other.doc_id not in cited and self._corroborates(other, chosen)
+            if (other.doc_id not in cited and self._corroborates(other, chosen, asked)
                     and self.checker.check(chosen.text, self.store.chunk(other.chunk_id).text).supported):
                 supports.append(other.support)
                 cited.add(other.doc_id)
         return supports
 
-    def _corroborates(self, other: Candidate, chosen: Candidate) -> bool:
+    def _corroborates(self, other: Candidate, chosen: Candidate, asked: set[str]) -> bool:
         """``other`` is close enough to ``chosen`` that its passage may state the same fact."""
         similarity = float(other.vector @ chosen.vector)
         if chosen.items:
             return similarity >= self.config.corroborate_similarity and item_terms(chosen.items) <= set(
                 T.content_terms(other.text))
-        return similarity >= self.config.same_fact_similarity
+        return same_fact(other, chosen, asked, self.config)
 
 
 def answer_order(cands: list[Candidate], logits: np.ndarray, qtype: QuestionType, close: float) -> np.ndarray:
@@ -148,17 +149,29 @@ def answer_order(cands: list[Candidate], logits: np.ndarray, qtype: QuestionType
     return np.asarray(order, dtype=int)
 
 
+def same_fact(a: Candidate, b: Candidate, asked: set[str], config: RagConfig) -> bool:
+    """The two sentences tell one fact: nearly the same embedding, or what one says beyond the
+    question's own words is mostly what the other says too (another article retelling the
+    same quote around other details, which the embeddings alone see as a different sentence)."""
+    if float(a.vector @ b.vector) >= config.same_fact_similarity:
+        return True
+    told_a, told_b = set(T.content_terms(a.text)) - asked, set(T.content_terms(b.text)) - asked
+    smaller = min(len(told_a), len(told_b))
+    return smaller > 0 and len(told_a & told_b) >= config.restated_share * smaller
+
+
 def select_sentences(scored: Scored, second_ratio: float, config: RagConfig) -> list[Candidate]:
     """The best sentence, and further ones that are nearly as likely to answer (at least
     ``second_ratio`` of the best probability) and each add a fact."""
     best, chosen = scored.candidates[0], [scored.candidates[0]]
     known = set(T.content_terms(best.text))
+    asked = set(T.content_terms(scored.question))
     for c in scored.candidates[1:]:
         if len(chosen) >= config.max_sentences or c.probability < second_ratio * best.probability:
             break
         if sum(s.words for s in chosen) + c.words > config.max_words:
             continue
-        if any(float(c.vector @ s.vector) >= config.same_fact_similarity for s in chosen):
+        if any(same_fact(c, s, asked, config) for s in chosen):
             continue  # the same fact again: it corroborates instead
         if scored.qtype.typed and best.items:
             break  # one slot, filled: another name or figure would only compete with it
