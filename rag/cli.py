@@ -198,7 +198,17 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(f"Indexed {counts['documents']} documents, {counts['chunks']} passages in "
               f"{report.seconds:.1f}s: {len(report.embedded)} files embedded, {len(report.kept)} reused, "
               f"{len(report.removed)} removed, {len(report.skipped)} skipped ({index_dir})")
+        if config.document_encoder == "fp32" and len(report.embedded) >= _BF16_TIP_FILES:
+            from index.embed.embedder import native_bf16
+
+            if native_bf16():
+                print("tip: this CPU multiplies bfloat16 in hardware: `rag index --bf16` embeds about 2.5 times "
+                      "as fast, with vectors at cosine 0.9999 of these")
     return 0
+
+
+# A build this large is worth a tip about a faster encoder (480 articles: 2 minutes saved).
+_BF16_TIP_FILES = 200
 
 
 def format_answer(answer: Any) -> str:

@@ -46,3 +46,15 @@ def test_bf16_documents_keep_the_float_vectors_and_switching_rebuilds_nothing(em
     assert report.reused and len(again) == len(fast)
     query = embedder.encode_queries(["Who led the Hamas delegation that met Khamenei?"])[0]
     assert fast.chunk_at(fast.search(query, 5)[0]).chunk_id == plain.chunk_at(plain.search(query, 5)[0]).chunk_id
+
+
+@pytest.mark.integration
+def test_a_large_float_build_tips_the_bf16_encoder_where_the_cpu_has_it(tmp_path, corpus_copy, capsys,
+                                                                          monkeypatch) -> None:
+    from rag import cli
+
+    monkeypatch.setattr(cli, "_BF16_TIP_FILES", 1)
+    for native, tip in ((False, False), (True, True)):
+        monkeypatch.setattr(embedder_module, "native_bf16", lambda native=native: native)
+        assert cli.main(["index", "--rebuild", "--corpus", str(corpus_copy), "--index-dir", str(tmp_path / "i")]) == 0
+        assert ("--bf16" in capsys.readouterr().out) == tip
