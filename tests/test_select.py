@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rag import text as T
 from rag.answer.extractive import Scored, select_sentences
 from rag.answer.features import Candidate
 from rag.answer.qtypes import QuestionType
@@ -13,7 +14,8 @@ from rag.config import RagConfig
 def _cand(n: int, text: str, probability: float, items: tuple[str, ...] = ()) -> Candidate:
     vector = np.zeros(8, dtype=np.float32)
     vector[n] = 1.0  # orthogonal: no two candidates state the same fact
-    return Candidate(f"d{n}", 0, 0, len(text), text, f"d{n}#0", 1.0, vector, items=items, probability=probability)
+    return Candidate(f"d{n}", 0, 0, len(text), text, f"d{n}#0", 1.0, vector, items=items, probability=probability,
+                     terms=frozenset(T.content_terms(text)))
 
 
 def _scored(kind: str, cands: list[Candidate], question: str = "?") -> Scored:

@@ -127,8 +127,7 @@ class ExtractiveAnswerer:
         """``other`` is close enough to ``chosen`` that its passage may state the same fact."""
         similarity = float(other.vector @ chosen.vector)
         if chosen.items:
-            return similarity >= self.config.corroborate_similarity and item_terms(chosen.items) <= set(
-                T.content_terms(other.text))
+            return similarity >= self.config.corroborate_similarity and item_terms(chosen.items) <= other.terms
         return same_fact(other, chosen, asked, self.config)
 
 
@@ -155,7 +154,7 @@ def same_fact(a: Candidate, b: Candidate, asked: set[str], config: RagConfig) ->
     same quote around other details, which the embeddings alone see as a different sentence)."""
     if float(a.vector @ b.vector) >= config.same_fact_similarity:
         return True
-    told_a, told_b = set(T.content_terms(a.text)) - asked, set(T.content_terms(b.text)) - asked
+    told_a, told_b = a.terms - asked, b.terms - asked
     smaller = min(len(told_a), len(told_b))
     return smaller > 0 and len(told_a & told_b) >= config.restated_share * smaller
 
@@ -164,7 +163,7 @@ def select_sentences(scored: Scored, second_ratio: float, config: RagConfig) -> 
     """The best sentence, and further ones that are nearly as likely to answer (at least
     ``second_ratio`` of the best probability) and each add a fact."""
     best, chosen = scored.candidates[0], [scored.candidates[0]]
-    known = set(T.content_terms(best.text))
+    known = set(best.terms)
     asked = set(T.content_terms(scored.question))
     for c in scored.candidates[1:]:
         if len(chosen) >= config.max_sentences or c.probability < second_ratio * best.probability:
@@ -175,7 +174,7 @@ def select_sentences(scored: Scored, second_ratio: float, config: RagConfig) -> 
             continue  # the same fact again: it corroborates instead
         if scored.qtype.typed and best.items:
             break  # one slot, filled: another name or figure would only compete with it
-        new = set(T.content_terms(c.text)) - known
+        new = c.terms - known
         if not new:
             continue
         chosen.append(c)

@@ -53,6 +53,7 @@ class Candidate:
     chunk_id: str  # best-ranked retrieved passage holding the sentence
     passage_strength: float  # that passage's fused score relative to the best passage
     vector: np.ndarray
+    terms: frozenset[str] = frozenset()  # content stems of the sentence
     window: frozenset[str] = frozenset()  # content stems of the sentence and the one before it
     items: tuple[str, ...] = ()  # answer items of the asked type
     probability: float = 0.0  # the selector's: this sentence answers the question
@@ -137,6 +138,7 @@ class Featurizer:
             before = own.get((c.doc_id, c.index - 1))
             if before is None and c.index > 0:
                 before = set(T.content_terms(self.store.docs[c.doc_id].sentence(c.index - 1)))
+            c.terms = frozenset(present)
             c.window = frozenset(present | (before or set()))
             novel = [x for x in t if x not in qterms]
             rows.append((
