@@ -32,7 +32,7 @@ class IndexConfig:
     # "int8": documents are embedded through an int8 copy of the ONNX export, about 1.5 times
     # as fast, 99% of vectors within cosine 0.99 of the float ones (mean 0.995; questions stay
     # float). "bf16": through the model with bfloat16 matrix products, on CPUs with bf16 units
-    # (AMX, AVX512-BF16) about 2.8 times as fast, vectors at cosine 0.9999 of the float ones.
+    # (AMX, AVX512-BF16) about 2.5 times as fast, vectors at cosine 0.9999 of the float ones.
     # A build speed option: an index may mix them, and changing it rebuilds nothing.
     document_encoder: str = "fp32"
     # Where passages are searched: "faiss" (embedded: a FAISS file and a BM25 snapshot beside
