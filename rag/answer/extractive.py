@@ -11,6 +11,7 @@ that disagree are given side by side (``conflicts.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -49,6 +50,11 @@ class Scored:
     sentence_rows: np.ndarray  # one row of SENTENCE_FEATURES per candidate, same order
     question_row: np.ndarray  # QUESTION_FEATURES
     answerable: float  # the refusal model's P(answerable)
+
+    @cached_property
+    def asked(self) -> frozenset[str]:
+        """Content stems of the question: what a sentence says beyond them is its own."""
+        return frozenset(T.content_terms(self.question))
 
 
 class ExtractiveAnswerer:
@@ -100,7 +106,7 @@ class ExtractiveAnswerer:
             refusal = (f"The articles don't mention {scored.unknown[0]}." if scored.unknown
                        else _REFUSALS.get(scored.qtype.kind, _DEFAULT_REFUSAL))
             return Draft(refused=True, refusal=refusal, closest=best.support, confidence=scored.answerable)
-        asked = set(T.content_terms(scored.question))
+        asked = scored.asked
         conflict = find_conflict(scored.question, scored.qtype, scored.candidates, self.config)
         if conflict is not None:
             claims = [DraftSentence(c.text, self._supports(c, scored.candidates, asked, exclude=conflict.claims))
@@ -111,7 +117,7 @@ class ExtractiveAnswerer:
         return Draft(sentences=[DraftSentence(c.text, self._supports(c, scored.candidates, asked)) for c in chosen],
                      confidence=scored.answerable)
 
-    def _supports(self, chosen: Candidate, cands: list[Candidate], asked: set[str],
+    def _supports(self, chosen: Candidate, cands: list[Candidate], asked: frozenset[str],
                   exclude: tuple[Candidate, ...] = ()) -> list[Support]:
         """The sentence's own passage, plus passages of other articles that state the same fact."""
         supports = [chosen.support]
@@ -123,7 +129,7 @@ class ExtractiveAnswerer:
                 cited.add(other.doc_id)
         return supports
 
-    def _corroborates(self, other: Candidate, chosen: Candidate, asked: set[str]) -> bool:
+    def _corroborates(self, other: Candidate, chosen: Candidate, asked: frozenset[str]) -> bool:
         """``other`` is close enough to ``chosen`` that its passage may state the same fact."""
         similarity = float(other.vector @ chosen.vector)
         if chosen.items:
@@ -148,7 +154,7 @@ def answer_order(cands: list[Candidate], logits: np.ndarray, qtype: QuestionType
     return np.asarray(order, dtype=int)
 
 
-def same_fact(a: Candidate, b: Candidate, asked: set[str], config: RagConfig) -> bool:
+def same_fact(a: Candidate, b: Candidate, asked: frozenset[str], config: RagConfig) -> bool:
     """The two sentences tell one fact: nearly the same embedding, or what one says beyond the
     question's own words is mostly what the other says too (another article retelling the
     same quote around other details, which the embeddings alone see as a different sentence)."""
@@ -164,13 +170,12 @@ def select_sentences(scored: Scored, second_ratio: float, config: RagConfig) -> 
     ``second_ratio`` of the best probability) and each add a fact."""
     best, chosen = scored.candidates[0], [scored.candidates[0]]
     known = set(best.terms)
-    asked = set(T.content_terms(scored.question))
     for c in scored.candidates[1:]:
         if len(chosen) >= config.max_sentences or c.probability < second_ratio * best.probability:
             break
         if sum(s.words for s in chosen) + c.words > config.max_words:
             continue
-        if any(same_fact(c, s, asked, config) for s in chosen):
+        if any(same_fact(c, s, scored.asked, config) for s in chosen):
             continue  # the same fact again: it corroborates instead
         if scored.qtype.typed and best.items:
             break  # one slot, filled: another name or figure would only compete with it
