@@ -271,8 +271,11 @@ def print_table(results: dict[str, Any], title: str = "rag bench") -> None:
         "build_s": "index build (s)", "build_rate_per_s": "build rate (passages/s)", "disk_mb": "index on disk (MiB)",
         "rss_mb": "resident memory, opened (MiB)", "open_s": "open the index in a fresh process (s)",
         "first_open_s": "… the first time, vocabulary computed (s)",
+        "first_answer_s": "open and answer the first question (s)",
+        "add_one_article_s": "add one article to the index (s)",
         "p50_ms": "per-question p50 (ms)", "p95_ms": "per-question p95 (ms)",
         "recall_at_10": "vector search recall@10 vs exact",
+        "vector_search_p50_ms": "vector search alone p50 (ms)", "vector_search_p95_ms": "vector search alone p95 (ms)",
         "vector_index": "vector index (FAISS factory)",
     })
     table = Table(title=title)

@@ -30,14 +30,18 @@ def test_bench_json_last_line_has_the_figures(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.integration
-def test_scale_bench_indexes_a_synthetic_archive_through_the_project_code(tmp_path, monkeypatch, capsys):
+def test_scale_bench_indexes_a_synthetic_archive_through_the_project_code(tmp_path, monkeypatch, capsys, caplog):
+    from rag.bench_scale import _PASSAGES_PER_DOC
+
     monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
     assert main(["bench", "--scale", "64", "--json"]) == 0
     figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert figures["synthetic_vectors"] is True and figures["documents"] == round(64 / 19.6)
+    assert figures["synthetic_vectors"] is True and figures["documents"] == round(64 / _PASSAGES_PER_DOC)
     assert 32 <= figures["passages"] <= 128
+    # Made of cleaned sentences, no synthetic article is page furniture the cleaner drops.
+    assert "skipped" not in caplog.text
     for key in ("build_s", "build_rate_per_s", "disk_mb", "rss_mb", "open_s", "p50_ms", "p95_ms",
-                "add_one_article_s"):
+                "add_one_article_s", "vector_search_p50_ms", "vector_search_p95_ms"):
         assert figures[key] > 0
     assert figures["recall_at_10"] == 1.0 and figures["vector_index"] == "Flat"  # exact below the ANN threshold
     assert figures["p50_ms"] <= figures["p95_ms"]
@@ -47,7 +51,7 @@ def test_synthetic_documents_vary_names_and_figures(tmp_path):
     from rag.bench_scale import SyntheticEmbedder, write_corpus
 
     source = ["Minister Alvarez said on Monday that 42 schools in Porto would reopen next week."] * 3
-    assert write_corpus(source, 59, tmp_path) == 3  # 19.6 passages an article
+    assert write_corpus(source, 68, tmp_path) == 3  # 22.7 passages an article
     texts = [p.read_text(encoding="utf-8") for p in sorted(tmp_path.iterdir())]
     assert len(set(texts)) == 3
     assert " ".join(texts).count("42 schools") <= 3  # of 123 sentences: the figures are drawn anew

@@ -111,9 +111,6 @@ def _differ(a: Candidate, b: Candidate, kind: str = "") -> bool:
     return bool(only_a and only_b)
 
 
-_POLAR = re.compile(r"^\s*(?:did|does|do|was|were|is|are|has|have|had|will|would|can|could)\b", re.IGNORECASE)
-
-
 def find_conflict(question: str, qtype: QuestionType, ranked: list[Candidate], config: RagConfig) -> Conflict | None:
     """A disagreement between close candidates of different documents, the likelier first."""
     if len(ranked) < 2 or not config.show_conflicts:
