@@ -295,8 +295,8 @@ def test_an_index_made_by_older_processing_code_is_rebuilt(small_corpus, tmp_pat
 
 
 def test_auto_search_is_exact_below_the_threshold_and_hnsw_above(small_corpus, tmp_path, fake_embedder, monkeypatch):
-    """"auto" builds exact search for small corpora; above the threshold an HNSW index whose
-    search settings survive the round trip through the file."""
+    """"auto" builds exact search for small corpora; above the threshold an HNSW index, searched
+    with today's settings when read back from its file."""
     store, _ = _open(small_corpus, tmp_path / "a", fake_embedder)
     assert IndexConfig().faiss_factory == "auto" and store.manifest["faiss_index"] == "Flat"
     monkeypatch.setattr(vectors_module, "ANN_MIN_VECTORS", 1)
@@ -307,6 +307,9 @@ def test_auto_search_is_exact_below_the_threshold_and_hnsw_above(small_corpus, t
     again, report = _open(small_corpus, tmp_path / "b", fake_embedder)  # read back from the file
     inner = faiss.downcast_index(again.vectors.main.index)
     assert report.reused and inner.hnsw.efSearch == vectors_module.HNSW_EF_SEARCH
+    monkeypatch.setattr(vectors_module, "HNSW_EF_SEARCH", 77)  # a file written with another value
+    later, _ = _open(small_corpus, tmp_path / "b", fake_embedder)
+    assert faiss.downcast_index(later.vectors.main.index).hnsw.efSearch == 77
     assert vectors_module.resolve_factory("Flat", 10**9) == "Flat"  # an explicit factory is kept
 
 

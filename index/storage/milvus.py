@@ -34,7 +34,7 @@ _BATCH = 2000
 _FLAT, _HNSW = "FLAT", "HNSW"
 # Searched as in the FAISS store: exact below ANN_MIN_VECTORS passages, HNSW (M 32) above.
 _HNSW_PARAMS = {"M": 32, "efConstruction": 200}
-_HNSW_EF = 640
+_HNSW_EF = 320  # as the FAISS store's efSearch (index/storage/vectors.py)
 _TIMEOUT_S = 10.0
 _MAX_LIMIT = 16384  # the most rows one Milvus search returns
 _ALL_TERMS_POOL = 200
