@@ -61,18 +61,19 @@ def new_faiss(dimension: int, factory: str) -> Any:
 
     inner = faiss.index_factory(dimension, factory, faiss.METRIC_INNER_PRODUCT)
     hnsw = getattr(faiss.downcast_index(inner), "hnsw", None)
-    if hnsw is not None:  # kept in the file: a reopened index searches the same way
+    if hnsw is not None:
         hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        hnsw.efSearch = HNSW_EF_SEARCH
-    return faiss.IndexIDMap2(inner)
+    index = faiss.IndexIDMap2(inner)
+    _search_settings(index)
+    return index
 
 
 def _search_settings(index: Any) -> None:
-    """Today's search settings on an index read from a file (an HNSW one's efSearch)."""
+    """Today's search settings on an ID-mapped index, new or read from a file (an HNSW one's
+    efSearch: a file keeps the value it was written with)."""
     import faiss
 
-    inner = faiss.downcast_index(index.index) if hasattr(index, "index") else index
-    hnsw = getattr(inner, "hnsw", None)
+    hnsw = getattr(faiss.downcast_index(index.index), "hnsw", None)
     if hnsw is not None:
         hnsw.efSearch = HNSW_EF_SEARCH
 
@@ -200,6 +201,7 @@ def write_main(index_dir: Path, con: sqlite3.Connection, index: VectorIndex, fac
     target = resolve_factory(factory, live)
     if index.main_path is not None and target == index.factory and not index.removed:
         main = faiss.read_index(str(index.main_path))  # whole, to add to (searches map it)
+        _search_settings(main)  # searched from memory until the process ends
         for rows, vectors in _all_vectors(con, index.dimension, index.covered):
             main.add_with_ids(vectors, rows)
     else:
