@@ -26,6 +26,7 @@ import numpy as np
 
 from ..errors import IndexMismatchError, StoreUnavailableError
 from .db import from_blobs, read_meta, write_meta
+from .vectors import HNSW_EF_SEARCH
 
 log = logging.getLogger("index")
 
@@ -34,7 +35,6 @@ _BATCH = 2000
 _FLAT, _HNSW = "FLAT", "HNSW"
 # Searched as in the FAISS store: exact below ANN_MIN_VECTORS passages, HNSW (M 32) above.
 _HNSW_PARAMS = {"M": 32, "efConstruction": 200}
-_HNSW_EF = 320  # as the FAISS store's efSearch (index/storage/vectors.py)
 _TIMEOUT_S = 10.0
 _MAX_LIMIT = 16384  # the most rows one Milvus search returns
 _ALL_TERMS_POOL = 200
@@ -202,7 +202,7 @@ class MilvusCollection:
 
     # -- searches ----------------------------------------------------------------------------
     def search(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        params = {"metric_type": "IP", "params": {"ef": max(_HNSW_EF, n)} if self.index_type == _HNSW else {}}
+        params = {"metric_type": "IP", "params": {"ef": max(HNSW_EF_SEARCH, n)} if self.index_type == _HNSW else {}}
         hits = self._call(self.client.search, self.name, data=[np.asarray(query, dtype=np.float32).ravel().tolist()],
                           anns_field="dense", limit=n, output_fields=["row"], search_params=params)[0]
         return (np.asarray([h["row"] for h in hits], dtype=np.int64),
