@@ -201,6 +201,8 @@ def run_squad(path: Path, out_dir: Path | None = None, limit: int | None = None,
     corpus). ``config`` goes to ``rag.Chatbot.from_corpus`` (``top_k=3``, ``embedder=...``).
     Rates are shares of the questions of their kind, None when there are none; a question
     whose ``ask`` raised counts in ``errors`` and as neither refused nor answered correctly.
+    ``refusal_rate_withheld`` asks each answerable question again without the passages that
+    hold its answer: the share refused then.
     Raises ValueError for a malformed file or a limit below 1.
     """
     if limit is not None and limit < 1:
@@ -211,6 +213,17 @@ def run_squad(path: Path, out_dir: Path | None = None, limit: int | None = None,
         return _evaluate(documents, questions, Path(out_dir), config)
     with tempfile.TemporaryDirectory(prefix="rag-squad-") as tmp:
         return _evaluate(documents, questions, Path(tmp), config)
+
+
+def _withheld_refused(bot: Any, q: SquadQuestion) -> bool | None:
+    """Whether ``q`` is refused when the passages holding its answer are left out (None when
+    that ask fails): the topic is still there, the fact is not, as with a news question about
+    a detail no article gives. Unlike SQuAD's unanswerable questions, nothing here depends on
+    how the questions were written."""
+    try:
+        return bot.ask(q.question, exclude=lambda passage: contains_answer(passage.text, q.answers)).refused
+    except Exception:  # counted by the first ask's error, if it was the question; never fatal
+        return None
 
 
 def _evaluate(documents: dict[str, str], questions: list[SquadQuestion], work: Path,
@@ -241,9 +254,12 @@ def _evaluate(documents: dict[str, str], questions: list[SquadQuestion], work: P
             lengths.append(len(strip_markers(answer.text).split()))
             if not q.impossible:
                 item["contained"] = contains_answer(answer.text, q.answers)
+        if not q.impossible:
+            item["withheld_refused"] = _withheld_refused(bot, q)
 
     answerable = [i for i in items if not i["impossible"]]
     impossible = [i for i in items if i["impossible"]]
+    withheld = [i for i in answerable if i.get("withheld_refused") is not None]
     return {
         "questions": len(items),
         "answerable": len(answerable),
@@ -251,6 +267,7 @@ def _evaluate(documents: dict[str, str], questions: list[SquadQuestion], work: P
         "answer_containment": _share(sum(bool(i["contained"]) for i in answerable), len(answerable)),
         "refusal_rate_impossible": _share(sum(i["refused"] for i in impossible), len(impossible)),
         "false_refusal_rate": _share(sum(i["refused"] for i in answerable), len(answerable)),
+        "refusal_rate_withheld": _share(sum(i["withheld_refused"] for i in withheld), len(withheld)),
         "retrieval_recall": _share(sum(i["retrieved"] for i in answerable), len(answerable)),
         "answer_words_median": statistics.median(lengths) if lengths else None,
         "answer_words_mean": round(statistics.fmean(lengths), 2) if lengths else None,

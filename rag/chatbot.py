@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -169,22 +169,34 @@ class Chatbot:
         return cls(store, embedder, cfg, corpus_dir, report, index_dir, uploads)
 
     def ask(self, question: str, history: Sequence[Any] | None = None, k: int | None = None,
-            hybrid: bool | None = None) -> Answer:
+            hybrid: bool | None = None, exclude: Callable[[Passage], bool] | None = None) -> Answer:
         """Answer ``question``; ``history`` holds earlier turns (chat messages, (question,
         answer) pairs or earlier questions); ``k`` and ``hybrid`` override the configured
-        retrieval for this call. Raises ValueError for an empty or over-long question."""
-        turn = self._retrieve(question, history, k, hybrid)
+        retrieval for this call. Passages ``exclude`` is true of are left out, and the next
+        ones take their places, as an archive without them would answer (a source the reader
+        distrusts; the evaluation's withheld-answer check). Raises ValueError for an empty or
+        over-long question."""
+        turn = self._retrieve(question, history, k, hybrid, exclude)
         drafts = [self.answerer.answer(part, ps) for part, ps in zip(turn.parts, turn.rankings, strict=True)]
         return self._finish(turn, drafts)
 
     def _retrieve(self, question: str, history: Sequence[Any] | None, k: int | None,
-                  hybrid: bool | None) -> _Turn:
+                  hybrid: bool | None, exclude: Callable[[Passage], bool] | None = None) -> _Turn:
         started = time.perf_counter()
         question = validate_question(question, self.config.max_question_chars)
         query = self.aliases.rewrite(resolve_followup(question, normalise_history(history)))
         parts = split_question(query)
-        rankings = [self.retriever.retrieve(part, k, hybrid) for part in parts]
+        rankings = [self._ranking(part, k, hybrid, exclude) for part in parts]
         return _Turn(question, query, parts, rankings, _interleave(rankings), started, time.perf_counter())
+
+    def _ranking(self, query: str, k: int | None, hybrid: bool | None,
+                 exclude: Callable[[Passage], bool] | None) -> list[Passage]:
+        """The passages for one part of the question, less those ``exclude`` is true of."""
+        if exclude is None:
+            return self.retriever.retrieve(query, k, hybrid)
+        k = self.config.top_k if k is None else k
+        # Twice as deep, so that the passages left out are replaced by the next ones.
+        return [p for p in self.retriever.retrieve(query, 2 * k if k > 0 else k, hybrid) if not exclude(p)][:k]
 
     def _finish(self, turn: _Turn, drafts: list[Draft]) -> Answer:
         """The answer composed from each part's draft, with its timings."""

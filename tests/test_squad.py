@@ -221,6 +221,10 @@ def test_report_rates_match_a_plain_count_of_the_items(tmp_path, fake_embedder):
     assert report["answer_containment"] == pytest.approx(sum(i["contained"] is True for i in answerable) / 7,
                                                          abs=1e-4)
     assert report["retrieval_recall"] == pytest.approx(sum(i["retrieved"] for i in answerable) / 7, abs=1e-4)
+    withheld = [i["withheld_refused"] for i in answerable if i.get("withheld_refused") is not None]
+    assert len(withheld) == 6  # the blank question raised, so it has no second ask either
+    assert report["refusal_rate_withheld"] == pytest.approx(sum(withheld) / 6, abs=1e-4)
+    assert all("withheld_refused" not in i for i in impossible)
     words = [len(i["answer"].replace("[1]", "").replace("[2]", "").replace("[3]", "").split())
              for i in items if i["answer"] is not None and not i["refused"]]
     if words:
@@ -241,13 +245,30 @@ def test_limit_asks_only_the_first_questions(squad_file, tmp_path, fake_embedder
 def test_real_model_run_reports_every_measure_and_finds_a_gold_answer(squad_file, tmp_path, embedder):
     report = run_squad(squad_file, out_dir=tmp_path, embedder=embedder)
     keys = {"questions", "answerable", "impossible", "answer_containment", "refusal_rate_impossible",
-            "false_refusal_rate", "retrieval_recall", "answer_words_median", "answer_words_mean",
-            "latency_p50_ms", "latency_p95_ms", "errors", "items"}
+            "false_refusal_rate", "refusal_rate_withheld", "retrieval_recall", "answer_words_median",
+            "answer_words_mean", "latency_p50_ms", "latency_p95_ms", "errors", "items"}
     assert keys <= set(report)
     assert (report["questions"], report["answerable"], report["impossible"], report["errors"]) == (9, 6, 3, 0)
-    for rate in ("answer_containment", "refusal_rate_impossible", "false_refusal_rate", "retrieval_recall"):
+    for rate in ("answer_containment", "refusal_rate_impossible", "false_refusal_rate", "refusal_rate_withheld",
+                 "retrieval_recall"):
         assert 0 <= report[rate] <= 1, rate
     assert 0 < report["latency_p50_ms"] <= report["latency_p95_ms"]
     assert {"id", "question", "answer", "refused", "gold", "contained", "retrieved"} <= set(report["items"][0])
     assert any(i["contained"] for i in report["items"])
     assert report["retrieval_recall"] > 0
+
+
+def test_ask_leaves_out_excluded_passages_and_takes_the_next_ones(small_corpus, tmp_path, fake_embedder):
+    import rag
+
+    bot = rag.Chatbot.from_corpus(small_corpus, index_dir=tmp_path / "index", embedder=fake_embedder, top_k=2)
+    question = "How many rockets did the militants fire at the town?"
+    plain = bot.ask(question)
+    assert len(plain.passages) == 2
+    first = plain.passages[0].source
+    left = bot.ask(question, exclude=lambda passage: passage.source == first)
+    assert len(left.passages) == 2 and first not in {p.source for p in left.passages}
+    assert first not in {c.source for c in left.citations}
+    assert plain.passages[1].chunk_id in {p.chunk_id for p in left.passages}  # the next one moved up
+    with pytest.raises(ValueError, match="k must be >= 1, got 0"):
+        bot.ask(question, k=0, exclude=lambda passage: False)
