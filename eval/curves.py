@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import Any
 
 _STEPS = 50
+# The false-refusal rates at which the best reachable refusal recall is reported: the bars
+# the seed question set and a SQuAD-format file are held to.
+CEILING_RATES = (0.03, 0.08)
 
 
 def refusal_curve(confidences: Sequence[float | None], answerable: Sequence[bool]) -> list[dict[str, float]]:
@@ -22,6 +25,30 @@ def refusal_curve(confidences: Sequence[float | None], answerable: Sequence[bool
         out.append({"threshold": t,
                     "refusal_recall": round(sum(c < t for c, a in pairs if not a) / n_un, 4),
                     "false_refusals": round(sum(c < t for c, a in pairs if a) / n_ans, 4)})
+    return out
+
+
+def refusal_ranking(confidences: Sequence[float | None], answerable: Sequence[bool]) -> dict[str, float | None]:
+    """How well ``confidence`` separates answerable questions from the rest, whatever the
+    threshold: ROC AUC, and per rate in CEILING_RATES the most refusal recall any threshold
+    reaches with at most that share of false refusals. Below it, a better threshold cannot
+    help: the score's ranking is the limit. None when either kind of question is missing."""
+    from sklearn.metrics import roc_auc_score
+
+    scores = [0.0 if c is None else float(c) for c in confidences]
+    ans = sorted(c for c, a in zip(scores, answerable, strict=True) if a)
+    un = [c for c, a in zip(scores, answerable, strict=True) if not a]
+    out: dict[str, float | None] = {"refusal_auc": None}
+    out.update((f"refusal_recall_best_fr{rate:g}", None) for rate in CEILING_RATES)
+    if not ans or not un:
+        return out
+    out["refusal_auc"] = round(float(roc_auc_score([bool(a) for a in answerable], scores)), 4)
+    for rate in CEILING_RATES:
+        # Refusing below the (allowed + 1)-th lowest answerable confidence refuses at most
+        # ``allowed`` answerable questions (ties refuse none of them).
+        allowed = int(rate * len(ans) + 1e-9)
+        threshold = ans[allowed] if allowed < len(ans) else float("inf")
+        out[f"refusal_recall_best_fr{rate:g}"] = round(sum(c < threshold for c in un) / len(un), 4)
     return out
 
 

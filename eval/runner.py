@@ -8,13 +8,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from . import metrics as M
+from .curves import refusal_ranking
 from .dataset import EvalItem
 
 # The keys every answerer's summary carries, in report order.
 SUMMARY_KEYS = (
     "fact_recall", "token_f1", "on_topic", "faithfulness", "citation_precision", "faithfulness_checker",
     "citation_precision_checker", "citation_recall_checker", "refusal_recall", "refusal_precision",
-    "false_refusal_rate", "conflicts_shown", "recall_at_1", "recall_at_3", "recall_at_5", "mrr",
+    "false_refusal_rate", "refusal_auc", "refusal_recall_best_fr0.03", "refusal_recall_best_fr0.08",
+    "conflicts_shown", "recall_at_1", "recall_at_3", "recall_at_5", "mrr",
     "latency_p50_ms", "latency_p95_ms", "answer_words_median", "generated_dropped", "generated_fallbacks",
     "generated_kept",
 )
@@ -119,6 +121,7 @@ def summarise(results: Sequence[ItemResult]) -> dict[str, Any]:
     gold_citations = sum(s["citations"] for s in on_topic)
     agreeing = [r for r in results if r.answerable and r.type != "disagreement" and not r.refused]
     latencies = [r.latency_ms for r in results if r.latency_ms is not None]
+    asked = [r for r in results if r.error is None]
     out: dict[str, Any] = {
         "questions": len(results),
         "errors": sum(r.error is not None for r in results),
@@ -138,6 +141,7 @@ def summarise(results: Sequence[ItemResult]) -> dict[str, Any]:
         "conflicts_on_agreeing": sum(r.conflicts > 0 for r in agreeing),
         "sentences_unmeasured": len(sentences) - len(measured),
         **M.refusal_scores([r.refused for r in results], [r.answerable for r in results]),
+        **refusal_ranking([r.confidence for r in asked], [r.answerable for r in asked]),
         "recall_at_1": M.recall_at(ranks, 1),
         "recall_at_3": M.recall_at(ranks, 3),
         "recall_at_5": M.recall_at(ranks, 5),

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .curves import refusal_ranking
 from .metrics import contains, normalize_answer, strip_markers  # noqa: F401 - normalize_answer is part of this API
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -260,6 +261,7 @@ def _evaluate(documents: dict[str, str], questions: list[SquadQuestion], work: P
     answerable = [i for i in items if not i["impossible"]]
     impossible = [i for i in items if i["impossible"]]
     withheld = [i for i in answerable if i.get("withheld_refused") is not None]
+    asked = [i for i in items if i["error"] is None]
     return {
         "questions": len(items),
         "answerable": len(answerable),
@@ -268,6 +270,7 @@ def _evaluate(documents: dict[str, str], questions: list[SquadQuestion], work: P
         "refusal_rate_impossible": _share(sum(i["refused"] for i in impossible), len(impossible)),
         "false_refusal_rate": _share(sum(i["refused"] for i in answerable), len(answerable)),
         "refusal_rate_withheld": _share(sum(i["withheld_refused"] for i in withheld), len(withheld)),
+        **refusal_ranking([i.get("confidence") for i in asked], [not i["impossible"] for i in asked]),
         "retrieval_recall": _share(sum(i["retrieved"] for i in answerable), len(answerable)),
         "answer_words_median": statistics.median(lengths) if lengths else None,
         "answer_words_mean": round(statistics.fmean(lengths), 2) if lengths else None,

@@ -80,6 +80,36 @@ def test_refusal_recall_precision_and_false_refusals():
     assert M.refusal_scores([False], [True])["refusal_recall"] is None
 
 
+def test_refusal_ranking_gives_auc_and_the_best_recall_any_threshold_reaches():
+    from eval.curves import refusal_ranking
+
+    # 40 answerable questions at 0.50..0.89; unanswerable ones at 0.1, 0.3, 0.505 and 0.95.
+    confidences = [0.5 + i / 100 for i in range(40)] + [0.1, 0.3, 0.505, 0.95]
+    answerable = [True] * 40 + [False] * 4
+    ranking = refusal_ranking(confidences, answerable)
+    # Pairs ranked right: 0.1 and 0.3 below all 40, 0.505 below 39, 0.95 below none.
+    assert ranking["refusal_auc"] == pytest.approx((40 + 40 + 39) / 160, abs=1e-4)
+    # One false refusal allowed at 0.03 (1.2 of 40): a threshold at 0.51 also catches 0.505.
+    assert ranking["refusal_recall_best_fr0.03"] == pytest.approx(3 / 4)
+    assert ranking["refusal_recall_best_fr0.08"] == pytest.approx(3 / 4)  # 0.95 is out of any threshold's reach
+    # A refusal without a confidence (nothing retrieved) counts as confidence 0.
+    assert refusal_ranking([None, 0.9], [False, True])["refusal_auc"] == 1.0
+    # With only one kind of question there is nothing to separate.
+    assert set(refusal_ranking([0.4, 0.6], [True, True]).values()) == {None}
+
+
+def test_summary_ranks_confidence_over_the_answered_questions_only():
+    def item(i, answerable, confidence, error=None):
+        return ItemResult(f"q{i}", "single", "q", answerable, [["x"]] if answerable else [], answer="x. [1]",
+                          confidence=confidence, error=error)
+
+    results = [item(1, True, 0.9), item(2, True, 0.6), item(3, False, 0.3), item(4, False, 0.7),
+               item(5, False, None, error="ValueError: empty question")]
+    summary = summarise(results)
+    assert summary["refusal_auc"] == pytest.approx(3 / 4)  # 0.3 below both, 0.7 below one; the error left out
+    assert summary["refusal_recall_best_fr0.08"] == pytest.approx(1 / 2)
+
+
 def test_summary_faithfulness_and_latency_percentiles():
     def item(i, supported, latency, answerable=True, fact=True):
         r = ItemResult(f"q{i}", "single", "q", answerable, [["x"]], answer="x. [1]", latency_ms=latency, fact_ok=fact)

@@ -225,6 +225,11 @@ def test_report_rates_match_a_plain_count_of_the_items(tmp_path, fake_embedder):
     assert len(withheld) == 6  # the blank question raised, so it has no second ask either
     assert report["refusal_rate_withheld"] == pytest.approx(sum(withheld) / 6, abs=1e-4)
     assert all("withheld_refused" not in i for i in impossible)
+    from eval.curves import refusal_ranking
+
+    asked = [i for i in items if i["error"] is None]  # the blank question was never answered
+    expected = refusal_ranking([i["confidence"] for i in asked], [not i["impossible"] for i in asked])
+    assert {k: report[k] for k in expected} == expected
     words = [len(i["answer"].replace("[1]", "").replace("[2]", "").replace("[3]", "").split())
              for i in items if i["answer"] is not None and not i["refused"]]
     if words:
@@ -246,11 +251,12 @@ def test_real_model_run_reports_every_measure_and_finds_a_gold_answer(squad_file
     report = run_squad(squad_file, out_dir=tmp_path, embedder=embedder)
     keys = {"questions", "answerable", "impossible", "answer_containment", "refusal_rate_impossible",
             "false_refusal_rate", "refusal_rate_withheld", "retrieval_recall", "answer_words_median",
-            "answer_words_mean", "latency_p50_ms", "latency_p95_ms", "errors", "items"}
+            "answer_words_mean", "latency_p50_ms", "latency_p95_ms", "errors", "items", "refusal_auc",
+            "refusal_recall_best_fr0.03", "refusal_recall_best_fr0.08"}
     assert keys <= set(report)
     assert (report["questions"], report["answerable"], report["impossible"], report["errors"]) == (9, 6, 3, 0)
     for rate in ("answer_containment", "refusal_rate_impossible", "false_refusal_rate", "refusal_rate_withheld",
-                 "retrieval_recall"):
+                 "retrieval_recall", "refusal_auc", "refusal_recall_best_fr0.08"):
         assert 0 <= report[rate] <= 1, rate
     assert 0 < report["latency_p50_ms"] <= report["latency_p95_ms"]
     assert {"id", "question", "answer", "refused", "gold", "contained", "retrieved"} <= set(report["items"][0])
