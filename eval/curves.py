@@ -32,7 +32,8 @@ def refusal_ranking(confidences: Sequence[float | None], answerable: Sequence[bo
     """How well ``confidence`` separates answerable questions from the rest, whatever the
     threshold: ROC AUC, and per rate in CEILING_RATES the most refusal recall any threshold
     reaches with at most that share of false refusals. Below it, a better threshold cannot
-    help: the score's ranking is the limit. None when either kind of question is missing."""
+    help: the score's ranking is the limit. None when either kind of question is missing, or
+    when no answer carries a confidence (an answerer without a refusal score)."""
     from sklearn.metrics import roc_auc_score
 
     scores = [0.0 if c is None else float(c) for c in confidences]
@@ -40,7 +41,7 @@ def refusal_ranking(confidences: Sequence[float | None], answerable: Sequence[bo
     un = [c for c, a in zip(scores, answerable, strict=True) if not a]
     out: dict[str, float | None] = {"refusal_auc": None}
     out.update((f"refusal_recall_best_fr{rate:g}", None) for rate in CEILING_RATES)
-    if not ans or not un:
+    if not ans or not un or all(c is None for c in confidences):
         return out
     out["refusal_auc"] = round(float(roc_auc_score([bool(a) for a in answerable], scores)), 4)
     for rate in CEILING_RATES:

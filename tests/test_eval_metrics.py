@@ -96,6 +96,7 @@ def test_refusal_ranking_gives_auc_and_the_best_recall_any_threshold_reaches():
     assert refusal_ranking([None, 0.9], [False, True])["refusal_auc"] == 1.0
     # With only one kind of question there is nothing to separate.
     assert set(refusal_ranking([0.4, 0.6], [True, True]).values()) == {None}
+    assert set(refusal_ranking([None, None], [False, True]).values()) == {None}  # no score to rank by
 
 
 def test_summary_ranks_confidence_over_the_answered_questions_only():
