@@ -12,11 +12,16 @@ _STEPS = 50
 CEILING_RATES = (0.03, 0.08)
 
 
+def _scores(confidences: Sequence[float | None]) -> list[float]:
+    """Confidences as numbers: a question refused without one (nothing retrieved) counts as 0."""
+    return [0.0 if c is None else float(c) for c in confidences]
+
+
 def refusal_curve(confidences: Sequence[float | None], answerable: Sequence[bool]) -> list[dict[str, float]]:
     """For thresholds 0..1: the share of unanswerable questions refused (recall) and of
     answerable ones refused (false refusals), refusing below the threshold. A question that
     was refused without a confidence (nothing retrieved) counts as confidence 0."""
-    pairs = [(0.0 if c is None else c, a) for c, a in zip(confidences, answerable, strict=True)]
+    pairs = list(zip(_scores(confidences), answerable, strict=True))
     n_ans = sum(a for _, a in pairs) or 1
     n_un = sum(not a for _, a in pairs) or 1
     out = []
@@ -36,7 +41,7 @@ def refusal_ranking(confidences: Sequence[float | None], answerable: Sequence[bo
     when no answer carries a confidence (an answerer without a refusal score)."""
     from sklearn.metrics import roc_auc_score
 
-    scores = [0.0 if c is None else float(c) for c in confidences]
+    scores = _scores(confidences)
     ans = sorted(c for c, a in zip(scores, answerable, strict=True) if a)
     un = [c for c, a in zip(scores, answerable, strict=True) if not a]
     out: dict[str, float | None] = {"refusal_auc": None}
