@@ -58,6 +58,27 @@ def refusal_ranking(confidences: Sequence[float | None], answerable: Sequence[bo
     return out
 
 
+def risk_coverage(confidences: Sequence[float | None], correct: Sequence[bool],
+                  confident: Sequence[bool]) -> dict[str, Any]:
+    """Over the answerable questions: the share answered confidently (``confident``, as the
+    answers were given) and how often those answers hold the answer, plus the same for every
+    coverage a threshold of ``confidence`` reaches (in tenths), so that a stricter or looser
+    threshold can be read off."""
+    n = len(correct)
+    sure = [c for c, s in zip(correct, confident, strict=True) if s]
+    out: dict[str, Any] = {"confident_coverage": round(len(sure) / n, 4) if n else None,
+                           "confident_containment": round(sum(sure) / len(sure), 4) if sure else None}
+    ranked = sorted(zip(_scores(confidences), correct, strict=True), key=lambda p: -p[0])
+    curve = []
+    for tenth in range(1, 11):
+        top = ranked[:max(1, round(n * tenth / 10))] if n else []
+        if top:
+            curve.append({"coverage": tenth / 10, "containment": round(sum(c for _, c in top) / len(top), 4),
+                          "threshold": round(top[-1][0], 4)})
+    out["risk_coverage"] = curve
+    return out
+
+
 def plot_refusal_curves(curves: dict[str, list[dict[str, float]]], points: dict[str, tuple[float, float]],
                         path: Path, title: str = "refusal: recall against false refusals") -> Path:
     """One line per question set; ``points`` marks each set's operating point (false refusals, recall)."""

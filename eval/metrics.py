@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rag.bench import percentile  # noqa: F401 - the runner takes it from here
-from rag.records import CONFLICT_LEAD
+from rag.records import CONFLICT_LEAD, UNCERTAIN_LEAD
 from rag.text import strip_possessives
 from rag.verify.support import strip_markers
 
@@ -43,6 +43,15 @@ def token_f1(prediction: str, gold: str) -> float:
         return 0.0
     precision, recall = same / len(pred), same / len(ref)
     return 2 * precision * recall / (precision + recall)
+
+
+def short_scores(short: str | None, golds: Sequence[str]) -> tuple[float, float]:
+    """SQuAD's exact match and F1 of a short answer against the best of ``golds`` (0, 0
+    when there is no short answer)."""
+    if not short or not golds:
+        return 0.0, 0.0
+    return (max(float(normalize_answer(short) == normalize_answer(g)) for g in golds),
+            max(token_f1(short, g) for g in golds))
 
 
 def contains(answer: str, alternative: str) -> bool:
@@ -88,8 +97,9 @@ def mean_reciprocal_rank(ranks: Sequence[int | None]) -> float:
 def answer_sentences(answer: str) -> list[tuple[str, list[int]]]:
     """Split an answer into (sentence without markers, cited markers) at each run of markers."""
     text = answer.strip()
-    if text.startswith(CONFLICT_LEAD):  # the lead-in of side-by-side accounts claims nothing
-        text = text[len(CONFLICT_LEAD):].strip()
+    for lead in (CONFLICT_LEAD, UNCERTAIN_LEAD):  # lead-ins claim nothing
+        if text.startswith(lead):
+            text = text[len(lead):].strip()
     out, end = [], 0
     for m in _SENTENCE.finditer(text):
         out.append((m.group(1).strip(), [int(x) for x in _MARKERS.findall(m.group(2))]))

@@ -8,12 +8,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from . import metrics as M
-from .curves import refusal_ranking
+from .curves import refusal_ranking, risk_coverage
 from .dataset import EvalItem
 
 # The keys every answerer's summary carries, in report order.
 SUMMARY_KEYS = (
-    "fact_recall", "token_f1", "on_topic", "faithfulness", "citation_precision", "faithfulness_checker",
+    "fact_recall", "token_f1", "short_exact_match", "short_f1", "confident_coverage", "confident_containment",
+    "on_topic", "faithfulness", "citation_precision", "faithfulness_checker",
     "citation_precision_checker", "citation_recall_checker", "refusal_recall", "refusal_precision",
     "false_refusal_rate", "refusal_auc", "refusal_recall_best_fr0.03", "refusal_recall_best_fr0.08",
     "conflicts_shown", "recall_at_1", "recall_at_3", "recall_at_5", "mrr",
@@ -59,6 +60,10 @@ class ItemResult:
     checked: dict[str, int] = field(default_factory=dict)
     conflicts: int = 0  # disagreements the answer gave side by side
     confidence: float | None = None  # the refusal model's P(answerable)
+    status: str = ""  # answered, uncertain or refused
+    short: str | None = None  # the short answer's text
+    short_em: float = 0.0
+    short_f1: float = 0.0
 
     @property
     def score(self) -> float:
@@ -91,6 +96,11 @@ def evaluate_item(bot: Asker, item: EvalItem, checker: Any) -> ItemResult:
         result.f1 = M.answer_f1(answer.text, item.answers)
     result.conflicts = len(getattr(answer, "conflicts", None) or [])
     result.confidence = getattr(answer, "confidence", None)
+    result.status = getattr(answer, "status", "refused" if answer.refused else "answered")
+    short = getattr(answer, "short_answer", None)
+    result.short = short["text"] if short and not answer.refused else None
+    if item.answerable:
+        result.short_em, result.short_f1 = M.short_scores(result.short, [a for fact in item.answers for a in fact])
     if not answer.refused:
         by_marker = {c.marker: c for c in answer.citations}
         spans = {p.chunk_id: (p.source, p.start, p.end) for p in answer.passages}
@@ -127,6 +137,8 @@ def summarise(results: Sequence[ItemResult]) -> dict[str, Any]:
         "errors": sum(r.error is not None for r in results),
         "fact_recall": _mean(r.fact_ok for r in answerable),
         "token_f1": _mean(r.f1 for r in answerable),
+        "short_exact_match": _mean(r.short_em for r in answerable),
+        "short_f1": _mean(r.short_f1 for r in answerable),
         "on_topic": _mean(s["on_topic"] for s in judged),
         "faithfulness": _mean(s["gold_citations"] > 0 for s in on_topic),
         "citation_precision": (sum(min(s["gold_citations"], s["citations"]) for s in on_topic) / gold_citations
@@ -142,6 +154,7 @@ def summarise(results: Sequence[ItemResult]) -> dict[str, Any]:
         "sentences_unmeasured": len(sentences) - len(measured),
         **M.refusal_scores([r.refused for r in results], [r.answerable for r in results]),
         **refusal_ranking([r.confidence for r in asked], [r.answerable for r in asked]),
+        **_confident(answerable),
         "recall_at_1": M.recall_at(ranks, 1),
         "recall_at_3": M.recall_at(ranks, 3),
         "recall_at_5": M.recall_at(ranks, 5),
@@ -158,6 +171,13 @@ def summarise(results: Sequence[ItemResult]) -> dict[str, Any]:
             [len(M.strip_markers(r.answer).split()) for r in results if r.answer and not r.refused] or [0]),
     }
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
+
+
+def _confident(answerable: Sequence[ItemResult]) -> dict[str, Any]:
+    """Confident answers' fact recall against how many answerable questions get one."""
+    asked = [r for r in answerable if r.error is None]
+    return risk_coverage([r.confidence for r in asked], [r.fact_ok for r in asked],
+                         [r.status == "answered" for r in asked])
 
 
 def by_type(results: Sequence[ItemResult]) -> dict[str, dict[str, Any]]:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .curves import refusal_ranking
-from .metrics import contains, normalize_answer, strip_markers  # noqa: F401 - normalize_answer is part of this API
+from .curves import refusal_ranking, risk_coverage
+from .metrics import contains, normalize_answer, short_scores, strip_markers  # noqa: F401 - normalize_answer is part of this API
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_STEM = 80  # file names stay far below the 255-byte limit of common file systems
@@ -194,6 +194,10 @@ def _share(hits: int, total: int) -> float | None:
     return round(hits / total, 4) if total else None
 
 
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
+
+
 def run_squad(path: Path, out_dir: Path | None = None, limit: int | None = None, **config: Any) -> dict[str, Any]:
     """Ask every question of a SQuAD file of a Chatbot over its articles; return the report.
 
@@ -249,8 +253,11 @@ def _evaluate(documents: dict[str, str], questions: list[SquadQuestion], work: P
             item["error"] = f"{type(exc).__name__}: {exc}"
             continue
         latencies.append((time.perf_counter() - started) * 1000)
-        item.update(answer=answer.text, refused=answer.refused, confidence=answer.confidence,
-                    retrieved=any(overlaps_paragraph(p.text, p.source, q) for p in answer.passages))
+        short = answer.short_answer["text"] if answer.short_answer and not answer.refused else None
+        item.update(answer=answer.text, refused=answer.refused, confidence=answer.confidence, status=answer.status,
+                    short_answer=short, retrieved=any(overlaps_paragraph(p.text, p.source, q) for p in answer.passages))
+        if not q.impossible:
+            item["short_em"], item["short_f1"] = short_scores(short, q.answers)
         if not answer.refused:
             lengths.append(len(strip_markers(answer.text).split()))
             if not q.impossible:
@@ -269,6 +276,11 @@ def _evaluate(documents: dict[str, str], questions: list[SquadQuestion], work: P
         "answer_containment": _share(sum(bool(i["contained"]) for i in answerable), len(answerable)),
         "refusal_rate_impossible": _share(sum(i["refused"] for i in impossible), len(impossible)),
         "false_refusal_rate": _share(sum(i["refused"] for i in answerable), len(answerable)),
+        "short_exact_match": _mean([i.get("short_em", 0.0) for i in answerable]),
+        "short_f1": _mean([i.get("short_f1", 0.0) for i in answerable]),
+        **risk_coverage([i.get("confidence") for i in answerable if i["error"] is None],
+                        [bool(i["contained"]) for i in answerable if i["error"] is None],
+                        [i.get("status") == "answered" for i in answerable if i["error"] is None]),
         "refusal_rate_withheld": _share(sum(i["withheld_refused"] for i in withheld), len(withheld)),
         **refusal_ranking([i.get("confidence") for i in asked], [not i["impossible"] for i in asked]),
         "retrieval_recall": _share(sum(i["retrieved"] for i in answerable), len(answerable)),

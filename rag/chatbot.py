@@ -21,6 +21,7 @@ from .retrieve.aliases import CapitalAliases
 from .retrieve.decompose import merge_drafts, split_question
 from .retrieve.followup import normalise_history, resolve_followup
 from .retrieve.retriever import HybridRetriever
+from .text import content_terms
 from .threads import pin_query_threads
 from .verify.citations import number_records
 
@@ -185,6 +186,9 @@ class Chatbot:
         started = time.perf_counter()
         question = validate_question(question, self.config.max_question_chars)
         query = self.aliases.rewrite(resolve_followup(question, normalise_history(history)))
+        if not content_terms(query):
+            raise ValueError("The question has no words to look for in the articles (only punctuation or words "
+                             "like 'what' and 'is'): ask about a person, place, event or figure.")
         parts = split_question(query)
         rankings = [self._ranking(part, k, hybrid, exclude) for part in parts]
         return _Turn(question, query, parts, rankings, _interleave(rankings), started, time.perf_counter())
@@ -201,14 +205,15 @@ class Chatbot:
     def _finish(self, turn: _Turn, drafts: list[Draft]) -> Answer:
         """The answer composed from each part's draft, with its timings."""
         draft = merge_drafts(drafts)
-        text, citations, conflicts = compose(draft, self.store, turn.passages)
+        composed = compose(draft, self.store, turn.passages)
         records = [r for d in drafts for r in getattr(d, "verification", ())]  # generated answers only
         done = time.perf_counter()
         timings = {"retrieve": (turn.retrieved - turn.started) * 1000, "answer": (done - turn.retrieved) * 1000,
                    "total": (done - turn.started) * 1000}
-        return Answer(turn.question, text, draft.refused, citations, turn.passages, timings, turn.query,
-                      verification=number_records(records, citations), conflicts=conflicts,
-                      confidence=draft.confidence)
+        return Answer(turn.question, composed.text, draft.refused, composed.citations, turn.passages, timings,
+                      turn.query, verification=number_records(records, composed.citations),
+                      conflicts=composed.conflicts, confidence=draft.confidence, status=draft.status,
+                      short_answer=composed.short)
 
     def stream(self, question: str, history: Sequence[Any] | None = None,
                k: int | None = None, hybrid: bool | None = None) -> Iterator[Answer]:

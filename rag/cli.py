@@ -214,8 +214,14 @@ _BF16_TIP_FILES = 200
 def format_answer(answer: Any) -> str:
     """Human-readable answer with a numbered source list."""
     conflicts = getattr(answer, "conflicts", None) or []
+    # The short answer leads, as a person scanning the output wants it; then the sentence(s).
+    short = getattr(answer, "short_answer", None)
+    lines = []
+    if short and not conflicts:
+        hedge = " (uncertain)" if getattr(answer, "status", "") == "uncertain" else ""
+        lines.append(f"Answer{hedge}: {short['text']} [{short['marker']}]")
     # Disagreeing accounts are listed one per line, each with its source, instead of run together.
-    lines = [] if conflicts else [answer.text, ""]
+    lines += [] if conflicts else [answer.text, ""]
     by_marker = {c.marker: c for c in answer.citations}
     for conflict in conflicts:
         lines.append(f"Reports differ ({conflict['kind']}):")

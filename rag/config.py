@@ -35,6 +35,11 @@ class RagConfig:
     max_words: int = 130
     # The fitted sentence and refusal models (``rag fit`` writes them); None: the shipped file.
     selector_model: str | None = None
+    # The trained reader's folder (``rag train-reader`` writes it); None: the shipped one.
+    reader_model: str | None = None
+    # Windows (a candidate sentence with its neighbours) the reader reads per question, around
+    # the best candidates: four cover the answer's sentence for most questions at ~25 ms.
+    read_windows: int = 4
     # A typed question's best sentence holding the asked-for kind of thing (a name, a date)
     # goes first when it is at least this likely, relative to the best sentence overall.
     typed_first_ratio: float = 0.6
@@ -95,6 +100,8 @@ class RagConfig:
             raise ValueError(f"top_k must be >= 1, got {self.top_k}")
         if not 1 <= self.max_sentences <= 10:
             raise ValueError(f"max_sentences must be between 1 and 10, got {self.max_sentences}")
+        if self.read_windows < 0:
+            raise ValueError(f"read_windows must be >= 0, got {self.read_windows}")
         if self.sentence_slots < 0:
             raise ValueError(f"sentence_slots must be >= 0, got {self.sentence_slots}")
         if self.rrf_k < 1 or self.candidate_factor < 1:

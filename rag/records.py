@@ -7,6 +7,8 @@ from typing import Any
 
 # The first words of an answer that gives disagreeing reports side by side.
 CONFLICT_LEAD = "Reports differ."
+# ... and of an answer the models are unsure of (answerable, not confidently so).
+UNCERTAIN_LEAD = "The articles may not answer this; the closest they come:"
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,11 @@ class Answer:
     # How likely the refusal model found the question answerable from the passages (0..1);
     # the answer is refused below its fitted threshold. None when no model judged it.
     confidence: float | None = None
+    # "answered", "uncertain" (the closest the articles come, shown as such) or "refused".
+    status: str = "answered"
+    # The reader's span inside the first sentence: {text, marker, start, end}, the offsets
+    # inside that citation's quote. None when the reader found none there.
+    short_answer: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object that ``rag ask --json`` prints."""
@@ -72,6 +79,8 @@ class Answer:
             "question": self.question,
             "answer": self.text,
             "refused": self.refused,
+            "status": self.status,
+            "short_answer": self.short_answer,
             "citations": [asdict(c) for c in self.citations],
             "conflicts": self.conflicts,
             "confidence": None if self.confidence is None else round(self.confidence, 4),

@@ -51,7 +51,8 @@ def test_fresh_process_json_answer_names_arouri(bot):
     result = run_cli("ask", "--json", AROURI, "--index-dir", str(bot.store.path.parent))
     assert result.returncode == 0, result.stderr
     obj = json.loads(result.stdout)
-    assert set(obj) == {"id", "question", "answer", "refused", "citations", "conflicts", "confidence", "timings_ms"}
+    assert set(obj) == {"id", "question", "answer", "refused", "status", "short_answer", "citations", "conflicts",
+                        "confidence", "timings_ms"}
     assert set(obj["timings_ms"]) == {"retrieve", "answer", "total"}
     assert "Arouri" in obj["answer"] and obj["refused"] is False
     markers = {int(m) for m in re.findall(r"\[(\d+)\]", obj["answer"])}

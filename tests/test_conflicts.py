@@ -119,3 +119,34 @@ def test_a_year_with_an_era_and_a_century_fill_different_slots():
     other = _candidate("b.txt", "The legion crossed the river in AD 16 under Germanicus.", 0.7, [1, 0.12, 0], q)
     conflict = find_conflict(q, classify(q), [year, other], CONFIG)
     assert conflict is not None and conflict.kind == "value"
+
+
+def _spanned(doc: str, text: str, span: str, margin: float, probability: float, vector: list[float]) -> Candidate:
+    from rag.answer.reading import Found
+
+    c = _candidate(doc, text, probability, vector)
+    start = text.index(span)
+    c.span = Found(doc, start, start + len(span), span, margin, margin)
+    return c
+
+
+@pytest.mark.parametrize(("a", "b", "differ"), [
+    ("Kamal Kharazi", "Kamal Kharrazi", True),  # one name spelled two ways
+    ("$651,000", "$615,000", True),
+    ("the third", "the fifth", True),
+    ("Saleh al-Arouri", "Arouri", False),  # one is part of the other
+    ("to arm Hamas", "support for the cause", False),  # accounts, not values
+])
+def test_the_readers_spans_disagree_only_on_different_values(a, b, differ):
+    q = "Whom did Arouri meet in Tehran?"
+    ranked = [_spanned("a.txt", f"In Tehran Arouri met {a} on Monday.", a, 6.0, 0.8, [1, 0.1, 0]),
+              _spanned("b.txt", f"On Monday Arouri met {b} in Tehran.", b, 5.0, 0.7, [1, 0.15, 0])]
+    conflict = find_conflict(q, classify(q), ranked, CONFIG, span_floor=0.0)
+    assert (conflict is not None and conflict.kind == "value") is differ
+
+
+def test_a_span_the_reader_does_not_find_answering_makes_no_conflict():
+    q = "Whom did Arouri meet in Tehran?"
+    ranked = [_spanned("a.txt", "In Tehran Arouri met Kamal Kharazi.", "Kamal Kharazi", 6.0, 0.8, [1, 0.1, 0]),
+              _spanned("b.txt", "Arouri met Kamal Kharrazi in Tehran.", "Kamal Kharrazi", -3.0, 0.7, [1, 0.15, 0])]
+    assert find_conflict(q, classify(q), ranked, CONFIG, span_floor=0.0) is None

@@ -158,3 +158,22 @@ def test_summary_judges_faithfulness_by_gold_evidence_apart_from_the_checker():
     assert summary["citation_precision"] == pytest.approx(3 / 4)
     assert summary["faithfulness_checker"] == 1.0
     assert summary["conflicts_on_agreeing"] == 1
+
+
+def test_short_answer_exact_match_and_f1_take_the_best_gold():
+    assert M.short_scores("the Rhine", ["Rhine", "river Rhine"]) == (1.0, 1.0)
+    em, f1 = M.short_scores("1,230 km long", ["1,230 km"])
+    assert em == 0.0 and f1 == pytest.approx(2 * (2 / 3) * 1 / (2 / 3 + 1))
+    assert M.short_scores(None, ["x"]) == (0.0, 0.0)
+
+
+def test_risk_coverage_reads_confident_answers_and_every_tenth_of_coverage():
+    from eval.curves import risk_coverage
+
+    confidences = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, None]
+    correct = [True, True, True, False, True, False, True, False, False, False]
+    confident = [True, True, True, True, False, False, False, False, False, False]
+    out = risk_coverage(confidences, correct, confident)
+    assert out["confident_coverage"] == 0.4 and out["confident_containment"] == 0.75
+    curve = {p["coverage"]: p["containment"] for p in out["risk_coverage"]}
+    assert curve[0.1] == 1.0 and curve[0.5] == 0.8 and curve[1.0] == 0.5

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from rag.answer.features import QUESTION_FEATURES, SENTENCE_FEATURES
+from rag.answer.reading import READ_FEATURES, READ_QUESTION_FEATURES
 from rag.answer.selector import SelectorError, load_selector
 from rag.cli import main
 
@@ -23,8 +24,10 @@ def test_fit_writes_a_selector_that_loads_answers_and_refits_identically(tmp_pat
         assert main(["fit", "--squad", str(source), "--work", str(tmp_path / "work"), "--out", str(out)]) == 0
     assert first.read_text() == second.read_text()  # seeded: the same data gives the same file
     selector = load_selector(first)
-    assert selector.sentence.features == SENTENCE_FEATURES and selector.refusal.features == QUESTION_FEATURES
+    assert selector.sentence.features == SENTENCE_FEATURES and selector.reading.features == READ_FEATURES
+    assert selector.refusal.features == QUESTION_FEATURES + READ_QUESTION_FEATURES
     assert 0 < selector.refusal_threshold < 1 and 0 < selector.second_ratio <= 1.01
+    assert 0 < selector.confident_threshold < 1
     assert selector.meta["seed"] == 0 and "rag fit --squad FILE" in selector.meta["command"]
 
     import rag

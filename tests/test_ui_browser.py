@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .ui_helpers import AROURI, OUT, ROCKETS, launch, make_bot
+from .ui_helpers import AROURI, OUT, PAYMENT, ROCKETS, launch, make_bot
 
 pytestmark = pytest.mark.integration
 TIMEOUT_MS = 30_000
@@ -95,7 +95,7 @@ def test_chat_shows_a_cited_answer_and_a_marker_opens_its_card_and_its_source(pa
     timings = ask(page, AROURI)
     answer = page.locator("#chat .msg.bot").last
     assert "Arouri" in answer.inner_text()
-    assert "answer" in answer.get_attribute("class")
+    assert "refusal" not in answer.get_attribute("class")  # answered (confidently or not)
     links = answer.locator("sup.cite a.cite-link")
     assert links.count() >= 1
     assert "Arouri" in links.first.get_attribute("title")  # hover shows the cited sentence
@@ -282,3 +282,21 @@ def test_hostile_markup_in_disagreeing_reports_shows_as_text_side_by_side(browse
     assert page.evaluate("typeof window.__xss") == "undefined" and dialogs == []
     assert page.locator("#chat script, #chat img").count() == 0
     page.close()
+
+
+def test_short_answers_are_bold_and_doubt_and_refusal_are_marked_apart(page):
+    ask(page, PAYMENT)
+    answered = page.locator("#chat .msg.bot").nth(0)
+    assert "$651,000" in answered.locator("b.short-answer").inner_text()
+    ask(page, "Who leads Hamas in the Gaza Strip?")
+    unsure = page.locator("#chat .msg.bot").nth(1)
+    # The articles never say who leads Hamas in Gaza in so many words: the closest is shown as such.
+    assert "uncertain" in unsure.get_attribute("class") and unsure.locator(".badge-uncertain").is_visible()
+    assert "may not answer this" in unsure.inner_text()
+    ask(page, ROCKETS)
+    refused = page.locator("#chat .msg.bot").nth(2)
+    assert "refusal" in refused.get_attribute("class") and refused.locator("b.short-answer").count() == 0
+    colours = {m.evaluate("e => getComputedStyle(e).borderLeftColor") for m in (answered, unsure, refused)}
+    assert len(colours) == 3
+    OUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUT / "short_uncertain_refusal.png"), full_page=True)

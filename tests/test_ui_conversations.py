@@ -64,3 +64,15 @@ def test_markup_kept_in_the_browser_is_escaped_when_shown_again():
     parsed, _ = C.answer_from_dict(hostile)
     html = render_answer(parsed, 0)
     assert "<img" not in html and "<script>" not in html and "&lt;img" in html
+
+
+def test_status_and_short_answer_survive_storage_and_a_tampered_one_is_dropped():
+    from dataclasses import replace
+
+    short = {"text": "Aurora Quay", "marker": 1, "start": 16, "end": 27}
+    uncertain = replace(answer(), status="uncertain", short_answer=short)
+    assert C.answer_from_dict(C.answer_to_dict(uncertain))[0] == uncertain
+    stored = C.answer_to_dict(uncertain)
+    stored.update(status="<b>", short_answer={**short, "start": "0"})
+    parsed = C.answer_from_dict(stored)[0]
+    assert parsed.status == "answered" and parsed.short_answer is None

@@ -242,3 +242,24 @@ def test_corpus_panel_lists_title_date_and_file():
     assert "2 articles indexed" in html
     assert html.count("<tr>") == 3  # header and two rows
     assert "Khamenei hosts Hamas" in html and "b.md" in html and "—" in html
+
+
+def test_the_short_answer_is_bold_inside_its_sentence_and_escaped():
+    quote = "Talks began. The delegation is headed by Saleh <Al-Arouri>."
+    text = "The delegation is headed by Saleh <Al-Arouri>. [1]"
+    short = {"text": "Saleh <Al-Arouri>", "marker": 1, "start": quote.index("Saleh"), "end": len(quote) - 1}
+    a = replace(answer(text, citations=[citation(quote=quote)]), short_answer=short)
+    html_out = answer_text_html(a, 0)
+    assert '<b class="short-answer">Saleh &lt;Al-Arouri&gt;</b>' in html_out
+    assert "<Al-Arouri>" not in html_out and 'class="cite-link"' in html_out
+    # A short answer that does not stand where its offsets say is not shown in bold anywhere.
+    wrong = replace(a, short_answer={**short, "start": 0, "end": len(short["text"])})
+    assert "short-answer" not in answer_text_html(wrong, 0)
+
+
+def test_an_uncertain_answer_is_marked_apart_from_answers_and_refusals():
+    from rag.records import UNCERTAIN_LEAD
+
+    html_out = render_answer(replace(answer(f"{UNCERTAIN_LEAD} {QUOTE} [1]"), status="uncertain"), 0)
+    assert 'class="msg bot uncertain"' in html_out and "badge-uncertain" in html_out
+    assert "badge-uncertain" not in render_answer(answer(), 0)

@@ -11,7 +11,8 @@ import pytest
 from .ui_helpers import AROURI, HANIYEH, PAYMENT, ROCKETS, launch, make_bot, markers
 
 pytestmark = pytest.mark.integration
-KEYS = {"id", "question", "answer", "refused", "citations", "conflicts", "confidence", "timings_ms"}
+KEYS = {"id", "question", "answer", "refused", "status", "short_answer", "citations", "conflicts", "confidence",
+        "timings_ms"}
 CITATION_KEYS = {"marker", "source", "title", "date", "chunk_id", "text", "quote", "start", "end"}
 
 

@@ -14,7 +14,7 @@ import pytest
 from rag.chatbot import Chatbot
 from rag.generate.lm import GeneratorError
 from rag.generate.prompt import INSTRUCTIONS, MIN_PASSAGE_TOKENS, fit_prompt
-from rag.records import Passage
+from rag.records import UNCERTAIN_LEAD, Passage
 from rag.verify.citations import is_refusal, parse_generated
 
 from .tiny_lm import build_tiny_lm, train_tokenizer
@@ -35,6 +35,12 @@ def scripted(bot: Chatbot, lm_dir: Path, text: str | list[str], **config) -> Cha
     pieces = [text] if isinstance(text, str) else text
     gbot.answerer.generate = lambda prompt: iter(pieces)
     return gbot
+
+
+def said(answer) -> str:
+    """The answer's text without the lead-in that marks an uncertain answer (what the model
+    wrote, as checked; whether the answer is uncertain is the selector's, tested apart)."""
+    return answer.text.removeprefix(UNCERTAIN_LEAD + " ")
 
 
 def number_of(bot: Chatbot, question: str, needle: str) -> int:
@@ -107,22 +113,22 @@ def test_out_of_range_markers_are_removed(bot, lm_dir):
     (record,) = answer.verification
     assert record["action"] == "marker_removed" and record["markers_before"] == [n, 99]
     assert record["markers_after"] == [1] and "[99] name no passage" in record["reason"]
-    assert answer.text == text.replace(f" [{n}][99].", ". [1]")
+    assert said(answer) == text.replace(f" [{n}][99].", ". [1]")
     assert "Saleh al-Arouri" in answer.citations[0].quote and not answer.refused
 
 
 @pytest.mark.parametrize("policy", ["drop", "flag"])
 def test_an_unsupported_sentence_with_a_changed_figure_is_dropped_or_flagged(bot, lm_dir, policy):
     n = number_of(scripted(bot, lm_dir, ""), PAID, "651,000")
-    right = "Iran paid $651,000 to the families of those killed in the Gaza protests"
-    text = [f"{right} [{n}]. ", f"Iran paid $615,000 to the families of those killed in the Gaza protests [{n}]."]
+    right = "It also paid $651,000 to the families of those killed in the Gaza protests"
+    text = [f"{right} [{n}]. ", f"It also paid $615,000 to the families of those killed in the Gaza protests [{n}]."]
     answer = scripted(bot, lm_dir, text, unsupported_policy=policy, generator_answer_sentences=2).ask(PAID)
     kept, changed = answer.verification
     assert kept["action"] == "kept" and kept["supported"] is True
     assert changed["supported"] is False and "615,000" in changed["reason"]
     if policy == "drop":
         assert changed["action"] == "dropped" and changed["markers_after"] == []
-        assert answer.text == f"{right}. [1]"
+        assert said(answer) == f"{right}. [1]"
     else:
         assert changed["action"] == "flagged" and changed["markers_after"] == [1]
         assert "$615,000" in answer.text and answer.text.count("[1]") == 2
@@ -135,7 +141,7 @@ def test_an_uncited_sentence_gets_the_passage_that_supports_it(bot, lm_dir):
     (record,) = answer.verification
     assert record["action"] == "cited_added" and record["markers_before"] == [] and record["markers_after"] == [1]
     assert f"[{n}]" in record["reason"] or record["reason"].startswith("uncited; passage")
-    assert answer.text == text + " [1]" and answer.citations[0].quote.startswith(text[:-1])
+    assert said(answer) == text + " [1]" and answer.citations[0].quote.startswith(text[:-1])
 
 
 def test_an_answer_with_no_supported_sentence_falls_back_to_extractive_or_refuses(bot, lm_dir):
@@ -164,8 +170,8 @@ def test_refusals_are_the_selectors_and_the_extractive_contract_is_unchanged(bot
     assert [r["action"] for r in answer.verification] == ["refused", "fallback"]
     assert answer.text == bot.ask(AROURI).text
     extractive = bot.ask(AROURI).to_json()
-    assert set(extractive) == {"id", "question", "answer", "refused", "citations", "conflicts", "confidence",
-                               "timings_ms"}
+    assert set(extractive) == {"id", "question", "answer", "refused", "status", "short_answer", "citations",
+                               "conflicts", "confidence", "timings_ms"}
 
 
 # -- what SmolLM2-135M-Instruct writes (its outputs on the seed questions, kept verbatim) -----------------
@@ -226,7 +232,7 @@ def test_only_checked_sentences_stream_and_generation_stops_after_enough_of_them
     steps = list(gbot.stream(AROURI))
     partial, final = steps[:-1], steps[-1]
     assert [a.text for a in partial] == [good]  # the hallucination was never shown
-    assert final.complete and final.text == good + " [1]"
+    assert final.complete and said(final) == good + " [1]"
     assert [r["action"] for r in final.verification] == ["dropped", "cited_added"]
 
 

@@ -18,6 +18,10 @@ CSS = """
 .msg.bot.refusal { border-left: 4px solid #e65100; background: rgba(230, 81, 0, 0.08); font-style: italic; }
 .badge-refusal { display: inline-block; font-size: 0.75em; font-style: normal; font-weight: 600;
                  color: #e65100; margin-bottom: 4px; text-transform: uppercase; letter-spacing: 0.03em; }
+.msg.bot.uncertain { border-left: 4px solid #f9a825; background: rgba(249, 168, 37, 0.08); }
+.badge-uncertain { display: inline-block; font-size: 0.75em; font-weight: 600; color: #a66f00;
+                   margin-bottom: 4px; text-transform: uppercase; letter-spacing: 0.03em; }
+b.short-answer { font-weight: 700; background: var(--color-accent-soft); border-radius: 3px; padding: 0 2px; }
 .cursor { animation: blink 1s step-end infinite; }
 @keyframes blink { 50% { opacity: 0; } }
 sup.cite { font-size: 0.72em; line-height: 0; }

@@ -38,7 +38,8 @@ def answer_to_dict(answer: Answer, stopped: bool = False) -> dict[str, Any]:
     """What the page needs to render ``answer`` again: text, citations, passages, conflicts."""
     return {"question": answer.question, "text": answer.text, "refused": answer.refused,
             "citations": [asdict(c) for c in answer.citations], "passages": [asdict(p) for p in answer.passages],
-            "conflicts": answer.conflicts, "complete": answer.complete, "stopped": stopped}
+            "conflicts": answer.conflicts, "complete": answer.complete, "stopped": stopped,
+            "status": answer.status, "short_answer": answer.short_answer}
 
 
 def answer_from_dict(data: Any) -> tuple[Answer, bool] | None:
@@ -48,10 +49,23 @@ def answer_from_dict(data: Any) -> tuple[Answer, bool] | None:
         citations = [Citation(**{k: c[k] for k in _CITATION_FIELDS}) for c in data.get("citations", [])]
         passages = [Passage(**{k: p[k] for k in _PASSAGE_FIELDS if k in p}) for p in data.get("passages", [])]
         answer = Answer(str(data["question"]), str(data["text"]), bool(data["refused"]), citations, passages,
-                        complete=bool(data.get("complete", True)), conflicts=_conflicts(data.get("conflicts")))
+                        complete=bool(data.get("complete", True)), conflicts=_conflicts(data.get("conflicts")),
+                        status=_status(data), short_answer=_short(data.get("short_answer")))
     except (AttributeError, KeyError, TypeError):
         return None
     return answer, bool(data.get("stopped", False))
+
+
+def _status(data: Any) -> str:
+    status = data.get("status")
+    return status if status in ("answered", "uncertain", "refused") else "refused" if data["refused"] else "answered"
+
+
+def _short(value: Any) -> dict[str, Any] | None:
+    """A stored short answer, when it has the shape ``Answer.short_answer`` has."""
+    ok = isinstance(value, dict) and isinstance(value.get("text"), str) and all(
+        isinstance(value.get(k), int) and not isinstance(value.get(k), bool) for k in ("marker", "start", "end"))
+    return value if ok else None
 
 
 def _conflicts(value: Any) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from rag.records import Answer, Citation, Passage
+from rag.records import UNCERTAIN_LEAD, Answer, Citation, Passage
 
 _MARKER = re.compile(r"\[(\d+)\]")
 _TOOLTIP_CHARS = 400  # browsers cut long tooltips anyway
@@ -66,15 +66,41 @@ def copy_text(answer: Answer) -> str:
     return "\n".join(lines)
 
 
+def short_span(answer: Answer) -> tuple[int, int] | None:
+    """Where the short answer stands in ``answer.text``: found through its offsets in the
+    quote of the citation it belongs to, never by searching the text for its words."""
+    short = answer.short_answer
+    citation = next((c for c in answer.citations if short and c.marker == short["marker"]), None)
+    if not short or citation is None or answer.refused:
+        return None
+    first = _MARKER.split(answer.text, maxsplit=1)[0]  # the text up to the first marker
+    for lead in (UNCERTAIN_LEAD,):
+        first = first.removeprefix(lead + " ")
+    sentence = first.strip()
+    at_quote = citation.quote.find(sentence)
+    at_text = answer.text.find(sentence)
+    if at_quote < 0 or at_text < 0 or not short["start"] - at_quote >= 0:
+        return None
+    start = at_text + short["start"] - at_quote
+    end = start + len(short["text"])
+    return (start, end) if answer.text[start:end] == short["text"] and end <= at_text + len(sentence) else None
+
+
 def answer_text_html(answer: Answer, turn: int, text: str | None = None) -> str:
     """The answer text (or ``text``), escaped, with each ``[n]`` that has a citation as a
-    superscript link."""
+    superscript link, and the short answer in bold inside its sentence."""
     by_marker = {c.marker: c for c in answer.citations}
 
     def link(match: re.Match[str]) -> str:
         citation = by_marker.get(int(match.group(1)))
         return _marker_html(citation, turn) if citation else match.group(0)
 
+    if text is None and answer.complete and (span := short_span(answer)):
+        a, b = span
+        raw = answer.text
+        # Markers never fall inside the span (it lies inside a sentence), so each part is linked apart.
+        return (_MARKER.sub(link, esc(raw[:a])) + f'<b class="short-answer">{esc(raw[a:b])}</b>'
+                + _MARKER.sub(link, esc(raw[b:])))
     # Escaping leaves "[", digits and "]" alone, so markers are found in the escaped text.
     return _MARKER.sub(link, esc(answer.text if text is None else text))
 
@@ -97,12 +123,18 @@ def conflict_html(answer: Answer, turn: int) -> str:
     return "".join(blocks)
 
 
+_BADGES = {
+    "refusal": '<span class="badge badge-refusal" title="The articles do not say">⚠ Not in the articles</span>',
+    "uncertain": '<span class="badge badge-uncertain" title="The models are not sure the articles answer this: '
+                 'this is the closest they come">? Unsure</span>',
+}
+
+
 def render_answer(answer: Answer, turn: int, stopped: bool = False) -> str:
     """The assistant's message: a refusal is marked and coloured apart from an answer; a
     complete one carries a Copy button, a stopped one says so."""
-    kind = "refusal" if answer.refused else "answer"
-    badge = ('<span class="badge badge-refusal" title="The articles do not say">⚠ Not in the articles</span>'
-             if answer.refused else "")
+    kind = "refusal" if answer.refused else "uncertain" if answer.status == "uncertain" else "answer"
+    badge = _BADGES.get(kind, "")
     cursor = "" if answer.complete or stopped else '<span class="cursor">▍</span>'
     # Conflicting accounts replace the running text: each stands in its own column.
     body = conflict_html(answer, turn) if answer.conflicts and answer.complete else answer_text_html(answer, turn)

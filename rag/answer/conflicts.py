@@ -7,7 +7,9 @@ finds nearly as likely to answer as the best one:
   ("… was unable to attend …") while the other does not negate it;
 - ``value``: the question asks for a name, date or figure, the two sentences tell the same
   fact (similar embeddings), and each gives an answer the other lacks ("Kharazi"/"Kharrazi",
-  "$651,000"/"$615,000").
+  "$651,000"/"$615,000"); or, whatever the question's wording, the reader's spans in the two
+  sentences are different values of that kind (names, figures, dates, ordinals), neither
+  part of the other.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ _DENIAL = frozenset("""not never unable refused refuses denied denies failed fai
 # How many of the best candidates are looked at.
 _POOL = 6
 _POLAR = re.compile(r"^\s*(?:did|does|do|was|were|is|are|has|have|had|will|would|can|could)\b", re.IGNORECASE)
+
+
+def is_polar(question: str) -> bool:
+    """A yes/no question ("Did …", "Was …")."""
+    return bool(_POLAR.match(question))
 
 
 @dataclass(frozen=True)
@@ -111,17 +118,25 @@ def _differ(a: Candidate, b: Candidate, kind: str = "") -> bool:
     return bool(only_a and only_b)
 
 
-def find_conflict(question: str, qtype: QuestionType, ranked: list[Candidate], config: RagConfig) -> Conflict | None:
-    """A disagreement between close candidates of different documents, the likelier first."""
+def find_conflict(question: str, qtype: QuestionType, ranked: list[Candidate], config: RagConfig,
+                  span_floor: float | None = None) -> Conflict | None:
+    """A disagreement between close candidates of different documents, the likelier first.
+    ``span_floor``: the reader's margin above which a span answers (None: spans unused)."""
     if len(ranked) < 2 or not config.show_conflicts:
         return None
-    polar = bool(_POLAR.match(question))
+    polar = is_polar(question)
     # A yes/no question asks exactly whether it happened: a report that it did and one that
     # it did not are its answer, however the two rank against the rest.
     floor = config.conflict_ratio * ranked[0].probability / (3 if polar else 1)
     pool = ranked[:_POOL]
+    asked = {w for w in T.words(question) if len(w) >= 4}
+    if span_floor is not None and not polar and (found := _span_conflict(pool, floor, config, span_floor, asked)):
+        return found
     if qtype.typed:
-        return _value_conflict(pool, floor, config, {w for w in T.words(question) if len(w) >= 4}, qtype.kind)
+        found = _value_conflict(pool, floor, config, asked, qtype.kind)
+        # The answer itself must be one of the accounts: two others disagreeing below it is
+        # no disagreement about what it says.
+        return found if found is not None and ranked[0] in found.claims else None
     subject = _subject(question)
     about = [c for c in pool if c.probability >= floor and (not subject or _mentions(c, subject))]
     denial = next((c for c in about if denies(c.text)), None)
@@ -154,3 +169,53 @@ def _value_conflict(pool: list[Candidate], floor: float, config: RagConfig, aske
             if (close or variants) and _differ(first, other, kind):
                 return Conflict("value", (first, other))
     return None
+
+
+# A value is short: a name of up to four words, a figure with its unit.
+_VALUE_WORDS = 4
+_ORDINAL = re.compile(r"\b(?:\d+(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|"
+                      r"last)\b", re.IGNORECASE)
+
+
+def value_of(span: str) -> tuple[str, frozenset[str]] | None:
+    """The kind and words of a span that is a value: a figure, date or ordinal (it holds a
+    digit, a calendar word or an ordinal) or a name (a few words, each capitalised), lower-cased
+    without stopwords and name particles; None for anything else (a title, a description or
+    an account: "deputy chairman of Hamas' political wing", "to arm Hamas")."""
+    words = [w for w in span.split() if w.lower() not in T.STOPWORDS]
+    key = frozenset(w for w in T.words(span) if w not in T.STOPWORDS and w not in ("al", "el", "abu"))
+    if not key or len(words) > _VALUE_WORDS:
+        return None
+    if any(ch.isdigit() for ch in span) or T.DATE_RE.search(span) or _ORDINAL.search(span):
+        return "figure", key
+    if all(w[:1].isupper() for w in words):
+        return "name", key
+    return None
+
+
+def _span_conflict(pool: list[Candidate], floor: float, config: RagConfig, span_floor: float,
+                   asked: set[str]) -> Conflict | None:
+    """The best candidate and another document's sentence that tells the same fact (similar
+    embeddings, nearly as likely), whose spans, each one the reader finds answers the
+    question, are different values of one kind, neither part of the other ("Kamal Kharazi" /
+    "Kamal Kharrazi", "$651,000" / "$615,000"). A span naming what the question itself
+    names is the question's subject, not an answer to it."""
+    first = pool[0]
+    a = _answer_value(first, span_floor, asked)
+    if a is None:
+        return None
+    for other in pool[1:]:
+        if other.doc_id == first.doc_id or other.probability < floor:
+            continue
+        b = _answer_value(other, span_floor, asked)
+        if b is None or a[0] != b[0] or a[1] <= b[1] or b[1] <= a[1]:
+            continue
+        if float(other.vector @ first.vector) >= config.conflict_similarity:
+            return Conflict("value", (first, other))
+    return None
+
+
+def _answer_value(c: Candidate, span_floor: float, asked: set[str]) -> tuple[str, frozenset[str]] | None:
+    if c.span is None or c.span.margin < span_floor or set(T.words(c.span.text)) & asked:
+        return None
+    return value_of(c.span.text)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from index import IndexStore
 
-from ..records import CONFLICT_LEAD, Citation, Passage
+from ..records import CONFLICT_LEAD, UNCERTAIN_LEAD, Citation, Passage
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,16 @@ class Support:
 
     chunk_id: str
     doc_id: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Short:
+    """The short answer: ``text`` at ``start:end`` of a document, inside the sentence ``sentence``."""
+
+    text: str
+    sentence: Support
     start: int
     end: int
 
@@ -46,16 +56,29 @@ class Draft:
     conflicts: list[DraftConflict] = field(default_factory=list)
     # The refusal model's probability that the question is answerable from the passages.
     confidence: float | None = None
+    # Answerable, but not confidently: the sentences are the closest the articles come.
+    uncertain: bool = False
+    short: Short | None = None  # the reader's span in the first sentence
+
+    @property
+    def status(self) -> str:
+        return "refused" if self.refused else "uncertain" if self.uncertain else "answered"
 
 
-def compose(draft: Draft, store: IndexStore,
-            passages: list[Passage]) -> tuple[str, list[Citation], list[dict[str, Any]]]:
-    """Answer text with ``[n]`` after each sentence, one citation per cited passage, and the
-    conflicts as ``{kind, claims: [{text, markers, source}]}``.
+class Composed(NamedTuple):
+    text: str
+    citations: list[Citation]
+    conflicts: list[dict[str, Any]]
+    short: dict[str, Any] | None  # {text, marker, start, end}: offsets inside that citation's quote
+
+
+def compose(draft: Draft, store: IndexStore, passages: list[Passage]) -> Composed:
+    """Answer text with ``[n]`` after each sentence, one citation per cited passage, the
+    conflicts as ``{kind, claims: [{text, markers, source}]}`` and the short answer.
 
     Markers are numbered in order of first use; a passage cited by several sentences keeps one
     marker, and its quote spans the sentences it supports. An answer with conflicting
-    accounts opens with ``CONFLICT_LEAD``.
+    accounts opens with ``CONFLICT_LEAD``, an uncertain one with ``UNCERTAIN_LEAD``.
     """
     order: list[str] = []
     spans: dict[str, tuple[int, int]] = {}
@@ -74,7 +97,7 @@ def compose(draft: Draft, store: IndexStore,
         if draft.closest is not None:
             text += f" The closest related passage is [{mark(draft.closest)}]."
     else:
-        parts = [CONFLICT_LEAD] if draft.conflicts else []
+        parts = [CONFLICT_LEAD] if draft.conflicts else [UNCERTAIN_LEAD] if draft.uncertain else []
         markers: dict[int, list[int]] = {}
         for sentence in draft.sentences:
             markers[id(sentence)] = sorted({mark(s) for s in sentence.supports})
@@ -91,4 +114,10 @@ def compose(draft: Draft, store: IndexStore,
     conflicts = [{"kind": c.kind, "claims": [
         {"text": claim.text, "markers": markers[id(claim)], "source": claim.supports[0].doc_id}
         for claim in c.claims]} for c in draft.conflicts] if not draft.refused else []
-    return text, citations, conflicts
+    short = None
+    if draft.short is not None and not draft.refused and draft.short.sentence.chunk_id in spans:
+        marker = order.index(draft.short.sentence.chunk_id) + 1
+        quote_start = spans[draft.short.sentence.chunk_id][0]
+        short = {"text": draft.short.text, "marker": marker, "start": draft.short.start - quote_start,
+                 "end": draft.short.end - quote_start}
+    return Composed(text, citations, conflicts, short)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from ..records import Passage
 from .draft import Support
 from .qtypes import QuestionType, answer_items, topic
 from .vocabulary import CorpusVocabulary
+
+if TYPE_CHECKING:
+    from .reading import Found
 
 SENTENCE_FEATURES = (
     "cosine", "cosine_gap", "cosine_rank", "bm25", "coverage", "window_coverage", "context_coverage",
@@ -57,6 +61,7 @@ class Candidate:
     window: frozenset[str] = frozenset()  # content stems of the sentence and the one before it
     items: tuple[str, ...] = ()  # answer items of the asked type
     probability: float = 0.0  # the selector's: this sentence answers the question
+    span: Found | None = None  # the reader's best span inside the sentence
 
     @property
     def support(self) -> Support:

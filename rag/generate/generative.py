@@ -101,6 +101,7 @@ class TransformersAnswerer:
                 break
         draft = self.verifier.verify(text, prompt.passages, question, expected, anchor)
         if draft.sentences:
+            draft.uncertain = selected.uncertain  # the model phrases the answer; the doubt stays
             yield draft
             return
         why = ("the model refused, but the answer selector finds an answer" if draft.refused
@@ -141,7 +142,7 @@ def context(scored: Scored, passages: Sequence[Passage], limit: int) -> list[Pas
 def _as_verified(draft: Draft, records: list[dict[str, Any]]) -> VerifiedDraft:
     return VerifiedDraft(sentences=draft.sentences, refused=draft.refused, refusal=draft.refusal,
                          closest=draft.closest, conflicts=draft.conflicts, confidence=draft.confidence,
-                         verification=records)
+                         uncertain=draft.uncertain, short=draft.short, verification=records)
 
 
 def _whole(action: str, reason: str) -> dict[str, Any]:

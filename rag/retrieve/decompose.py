@@ -37,4 +37,5 @@ def merge_drafts(drafts: list[Draft]) -> Draft:
                 sentences.append(sentence)
     confidences = [d.confidence for d in answered if d.confidence is not None]
     return Draft(sentences=sentences, conflicts=[c for d in answered for c in d.conflicts],
+                 uncertain=all(d.uncertain for d in answered), short=answered[0].short,
                  confidence=max(confidences) if confidences else None)
