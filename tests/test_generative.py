@@ -186,8 +186,8 @@ def test_cli_ask_with_the_transformers_answerer_prints_one_json_object(bot, lm_d
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1
     obj = json.loads(lines[0])
-    assert {"id", "question", "answer", "refused", "citations", "conflicts", "confidence", "timings_ms",
-            "verification"} == set(obj)
+    assert {"id", "question", "answer", "refused", "status", "short_answer", "citations", "conflicts", "confidence",
+            "timings_ms", "verification"} == set(obj)
     # The same choice made through the environment.
     monkeypatch.setenv("RAG_ANSWERER", "transformers")
     monkeypatch.setenv("RAG_GENERATOR_MODEL", str(lm_dirs["chat"]))

@@ -124,7 +124,7 @@ def export_reader(work: Path, out: Path, base: Path) -> dict[str, Any]:
             "held_out_windows": len(dev), "dev": scores, "torch": torch.__version__,
         }
         (tmp / R.RECORD_FILE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-        (tmp / "MODEL_CARD.md").write_text(model_card(record, settings), encoding="utf-8")
+        (tmp / "MODEL_CARD.md").write_text(model_card(record, settings) + _measured(out), encoding="utf-8")
         tmp.chmod(0o755)  # mkdtemp's folder is private; the shipped one is read by everyone
         if out.exists():
             shutil.rmtree(out)
@@ -132,6 +132,19 @@ def export_reader(work: Path, out: Path, base: Path) -> dict[str, Any]:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return record
+
+
+_MEASURED = "## In the answer path"
+
+
+def _measured(out: Path) -> str:
+    """The card's section of figures measured through the whole answer path (`rag eval`),
+    written by hand: kept from the card being replaced."""
+    try:
+        old = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    return "\n" + old[old.index(_MEASURED):] if _MEASURED in old else ""
 
 
 def model_card(record: dict[str, Any], settings: Any) -> str:
