@@ -125,7 +125,7 @@ class ExtractiveAnswerer:
                                  self.reader.null_threshold) if confident or polar else None
         if conflict is not None and polar and conflict.kind != "polarity":
             conflict = None
-        if refuse and conflict is None:
+        if refuse and not (polar and conflict is not None):
             refusal = (f"The articles don't mention {scored.unknown[0]}." if scored.unknown
                        else _REFUSALS.get(scored.qtype.kind, _DEFAULT_REFUSAL))
             return Draft(refused=True, refusal=refusal, closest=best.support, confidence=scored.answerable)
