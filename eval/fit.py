@@ -259,8 +259,7 @@ def fit(args: argparse.Namespace, work: Path) -> tuple[Any, dict[str, Any]]:
         order = answer_order(cands, logits, qtype, parts.config.typed_first_ratio)
         qrow = np.r_[parts.featurizer.question_row(ex.query, qtype, cands, rows, logits, unknown),
                      readings[id(ex)].question_row(int(order[0]) if len(order) else None)]
-        ex.scored = Scored(ex.query, qtype, unknown, [cands[i] for i in order], rows[order], qrow, 0.0,
-                           readings[id(ex)])
+        ex.scored = Scored(ex.query, qtype, unknown, [cands[i] for i in order], rows[order], qrow, 0.0)
         qrows.append(qrow)
         qlabels.append(bool(ex.gold))
         qweights.append(ex.weight)

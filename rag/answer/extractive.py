@@ -29,7 +29,7 @@ from .draft import Draft, DraftConflict, DraftSentence, Short, Support
 from .features import Candidate, Featurizer, candidates
 from .qtypes import QuestionType, classify, item_terms
 from .reader import Reader, load_reader
-from .reading import Reading, read_candidates
+from .reading import read_candidates
 from .selector import Selector, load_selector, sigmoid
 from .vocabulary import CorpusVocabulary
 
@@ -55,7 +55,6 @@ class Scored:
     sentence_rows: np.ndarray  # one row of SENTENCE_FEATURES per candidate, same order
     question_row: np.ndarray  # QUESTION_FEATURES + READ_QUESTION_FEATURES
     answerable: float  # the refusal model's P(answerable)
-    reading: Reading | None = None  # what the reader found (candidates carry their spans)
 
     @cached_property
     def asked(self) -> frozenset[str]:
@@ -97,7 +96,7 @@ class ExtractiveAnswerer:
         qrow = np.r_[self.featurizer.question_row(question, qtype, cands, rows, logits, unknown),
                      reading.question_row(int(order[0]) if len(order) else None)]
         answerable = float(sigmoid(self.selector.refusal.logits(qrow[None])[0]))
-        return Scored(question, qtype, unknown, [cands[i] for i in order], rows[order], qrow, answerable, reading)
+        return Scored(question, qtype, unknown, [cands[i] for i in order], rows[order], qrow, answerable)
 
     def answer(self, question: str, passages: list[Passage]) -> Draft:
         """Draft an answer to ``question`` (already resolved against history) from ``passages``."""
