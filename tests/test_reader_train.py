@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 SETTINGS = ["--layers", "1", "--window-tokens", "64", "--batch-size", "4", "--epochs", "12",
             "--held-out-articles", "1", "--eval-every", "1000", "--log-every", "4", "--learning-rate", "3e-4",
-            "--warmup", "0.1"]
+            "--warmup", "0.1", "--threads", "1"]
 
 
 def _train(squad: Path, work: Path, *extra: str) -> subprocess.Popen:

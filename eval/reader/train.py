@@ -9,7 +9,9 @@ held-out articles every ``eval_every``, and the export (``export.py``). The lear
 is a function of the step and the data order a function of the seed and the epoch, so a run
 resumed from its checkpoint (weights, optimizer, step, random state; written every
 ``checkpoint_seconds`` to a temporary name, then renamed) follows the schedule an
-uninterrupted run would. Matrix products run in bfloat16 where the CPU has bf16 units.
+uninterrupted run would: with ``--threads 1`` bit for bit (several threads may add a sum's
+parts in another order, and Adam magnifies such last-bit differences in rarely-seen rows).
+Matrix products run in bfloat16 where the CPU has bf16 units.
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ def register(sub: Any) -> None:
     p.add_argument("--resume", action="store_true", help="go on from the work folder's checkpoint")
     p.add_argument("--export-only", action="store_true", help="export the work folder's best weights and stop")
     p.add_argument("--base", type=Path, default=None, help="model folder to start from (default: installed MiniLM)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="CPU threads (default: every core); 1: a resumed run matches an unbroken one bit for bit")
     defaults = TrainSettings()
     for name, value in asdict(defaults).items():
         flag = "--" + name.replace("_", "-")
@@ -84,7 +88,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     work = args.work or cache_root() / "reader-train"
     base = args.base or _default_base()
     if not args.export_only:
-        train(args.squad, work, settings, base=base, resume=args.resume)
+        train(args.squad, work, settings, base=base, resume=args.resume, threads=args.threads)
     from .export import export_reader
 
     out = args.out or R.DEFAULT_READER
@@ -240,8 +244,10 @@ def prepare(files: list[Path], work: Path, s: TrainSettings, tokenizer_file: Pat
     return train_w, dev_w
 
 
-def train(files: list[Path], work: Path, s: TrainSettings, base: Path, resume: bool = False) -> dict[str, Any]:
-    """Train (or go on training) the reader; checkpoints and windows live in ``work``."""
+def train(files: list[Path], work: Path, s: TrainSettings, base: Path, resume: bool = False,
+          threads: int = 0) -> dict[str, Any]:
+    """Train (or go on training) the reader; checkpoints and windows live in ``work``.
+    ``threads`` is not a setting: a run may resume on another machine with another count."""
     import torch
 
     work.mkdir(parents=True, exist_ok=True)
@@ -257,7 +263,8 @@ def train(files: list[Path], work: Path, s: TrainSettings, base: Path, resume: b
     random.seed(s.seed)
     np.random.seed(s.seed)
     torch.manual_seed(s.seed)
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(threads or os.cpu_count() or 1)
+    torch.use_deterministic_algorithms(True)  # an op with no deterministic kernel fails loudly
     tokenizer_file = base / "tokenizer.json"
     train_w, dev_w = prepare(files, work, s, tokenizer_file)
     tokenizer = R.load_tokenizer(str(tokenizer_file), s.window_tokens)
