@@ -113,3 +113,53 @@ def test_dates_come_from_page_and_pdf_metadata_when_the_text_gives_none(tmp_path
     assert docs["page.html"].date == "2019-07-22" and docs["timed.html"].date == "2020-01-05"
     assert docs["report.pdf"].date == "2018-03-01"
     assert docs["dated.html"].date == "2019-07-22"  # the article's own text wins over metadata
+
+
+def _html_doc(tmp_path: Path, body: str) -> "object":
+    (tmp_path / "page.html").write_text(f"<html><head><title>Bridge repairs</title></head><body>{body}</body></html>",
+                                        encoding="utf-8")
+    return _docs(tmp_path)["page.html"]
+
+
+def _sentences(doc) -> list[str]:
+    return [doc.text[a:b] for a, b in doc.sentences]
+
+
+def test_inline_elements_stay_inside_their_sentence(tmp_path):
+    doc = _html_doc(tmp_path, (
+        '<h1>Bridge repairs</h1>'
+        '<p>Engineers found corrosion in the <a href="#">main span</a> last spring.</p>'
+        '<p>Quillan Marsh said the strange <img src="x.png" alt="banner"> banner text was fake.<br>'
+        'The <span class="x"><em>city</em></span> removed it on <time datetime="2019-07-02">Tuesday</time>.</p>'
+        '<figure><img src="y.png"><figcaption>The bridge at dusk.</figcaption></figure>'
+        '<p>Repairs cost <b>$4</b> million<!-- a comment -->, officials said.</p>'))
+    assert _sentences(doc) == [
+        "Engineers found corrosion in the main span last spring.",
+        "Quillan Marsh said the strange banner text was fake.",
+        "The city removed it on Tuesday.",
+        "The bridge at dusk.",
+        "Repairs cost $4 million, officials said."]
+
+
+def test_messy_and_hostile_markup_keeps_blocks_apart_and_runs_nothing(tmp_path):
+    doc = _html_doc(tmp_path, (
+        "<div>Unclosed first paragraph.<p>Second&nbsp;one &amp; more.<p>Third <script>alert(1)</script>one."
+        "</div><ul><li>A <a href='#'><strong>linked</strong> item</a>.</li><li>Another item.</li></ul>"
+        + "<span>" * 3000 + "Deep text." + "</span>" * 3000))
+    assert "alert" not in doc.text
+    assert doc.text.split("\n\n") == ["Unclosed first paragraph.", "Second one & more.", "Third one.",
+                                      "A linked item.", "Another item.", "Deep text."]
+
+
+def test_pdf_lines_wrapped_inside_a_paragraph_are_one_sentence(tmp_path):
+    write_pdf(tmp_path / "report.pdf", [
+        "Council budget",
+        "The council approved forty new schools after a long debate in which the mayor and",
+        "the opposition agreed that the inter-",
+        "national fund would pay half of the cost.",
+        "Building starts in May."], title="Council budget")
+    doc = _docs(tmp_path)["report.pdf"]
+    assert _sentences(doc) == [
+        "The council approved forty new schools after a long debate in which the mayor and the opposition "
+        "agreed that the international fund would pay half of the cost.",
+        "Building starts in May."]

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import CorpusError
 from ..hashing import file_sha256
@@ -111,6 +112,61 @@ def _decode(data: bytes, name: str) -> str | None:
         return None
 
 
+# Elements that start a line of their own; every other element (a link, an image, a span, a
+# line break inside a paragraph) flows inside the line of the block that holds it.
+_BLOCKS = frozenset((
+    "address article aside blockquote caption dd details dialog div dl dt fieldset figcaption figure "
+    "form h1 h2 h3 h4 h5 h6 header hgroup hr legend li main ol p pre section summary table tbody td "
+    "tfoot th thead tr ul body html").split())
+# Inline elements whose content is not text a reader reads as part of the sentence.
+_SKIPPED_INLINE = frozenset(("img", "picture", "video", "audio", "canvas", "object", "embed", "button",
+                             "input", "select", "textarea"))
+
+
+def _block_lines(root: Any) -> list[str]:
+    """The visible text under ``root``, one line per block element, inline elements joined into
+    the sentence they sit in (as a browser lays them out). Walks the tree without recursion,
+    so hostile nesting cannot exhaust the stack."""
+    from bs4 import NavigableString, Tag
+    from bs4.element import PreformattedString
+
+    lines: list[str] = []
+    current: list[str] = []
+
+    def flush() -> None:
+        text = " ".join("".join(current).split())
+        if text:
+            lines.append(text)
+        current.clear()
+
+    # (node, entering): a block flushes the line before it and again when it closes.
+    stack: list[tuple[Any, bool]] = [(root, True)]
+    while stack:
+        node, entering = stack.pop()
+        if isinstance(node, NavigableString):
+            if not isinstance(node, PreformattedString):  # comments, CDATA, doctype
+                current.append(str(node))
+            continue
+        if not isinstance(node, Tag):
+            continue
+        name = (node.name or "").lower()
+        if not entering:
+            flush()
+            continue
+        if name in _SKIPPED_INLINE:
+            current.append(" ")
+            continue
+        if name == "br":
+            current.append(" ")  # a line break inside a paragraph does not end its sentence
+            continue
+        if name in _BLOCKS:
+            flush()
+            stack.append((node, False))
+        stack.extend((child, True) for child in reversed(node.contents))
+    flush()
+    return lines
+
+
 # Where pages state their publication date: Open Graph / schema.org meta tags, then <time>.
 _DATE_META = ("article:published_time", "datepublished", "date", "dc.date", "pubdate", "publishdate")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
@@ -142,8 +198,34 @@ def _html_text(html: str) -> tuple[str, str, str | None]:
     for tag in soup(list(_INVISIBLE)):
         tag.decompose()
     body = soup.body or soup
-    text = body.get_text("\n", strip=True)
-    return text, (h1.get_text(" ", strip=True) if h1 else title), date
+    return "\n".join(_block_lines(body)), (h1.get_text(" ", strip=True) if h1 else title), date
+
+
+_SENTENCE_END = (".", "!", "?", ":", '"', "\u201d", "\u2019", ")")
+
+
+def reflow(page: str) -> str:
+    """A PDF page's text with the lines that wrap inside a paragraph joined: a line runs on
+    into the next unless it ends a sentence, is short (a heading, a paragraph's last line), or
+    the next is blank. A hyphen that splits a word at the wrap ("inter-" / "national") goes."""
+    lines = [line.strip() for line in page.split("\n")]
+    full = sorted(len(x) for x in lines if x)
+    if not full:
+        return ""
+    wide = 0.6 * full[int(0.9 * (len(full) - 1))]  # most wrapped lines run close to the margin
+    out: list[str] = []
+    joining = False
+    for line in lines:
+        if joining and line:
+            if out[-1].endswith("-"):  # "inter-" + "national"; "Abu-" + "Marzouk" keeps its hyphen
+                out[-1] = (out[-1][:-1] if line[:1].islower() else out[-1]) + line
+            else:
+                out[-1] += " " + line
+        else:
+            out.append(line)
+        last = out[-1]
+        joining = bool(line) and not last.endswith(_SENTENCE_END) and (len(line) >= wide or last.endswith("-"))
+    return "\n".join(out)
 
 
 def _pdf_text(data: bytes, name: str) -> tuple[str, str, str | None] | None:
@@ -152,7 +234,7 @@ def _pdf_text(data: bytes, name: str) -> tuple[str, str, str | None] | None:
 
     try:
         reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages = [reflow(page.extract_text() or "") for page in reader.pages]
         title = (reader.metadata.title if reader.metadata else None) or ""
         try:
             created = reader.metadata.creation_date if reader.metadata else None
