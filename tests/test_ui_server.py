@@ -114,9 +114,9 @@ def test_chat_handler_shows_a_ready_answer_at_once_and_passes_history(bot, monke
     waiting, done = first
     assert AROURI in waiting[0] and 'data-complete="false"' in waiting[0]
     assert _value(waiting[8]) is None and waiting[8]["visible"] is False and waiting[9]["visible"] is True
-    chat, sources, _notice, box, conv, store, _picker, pending, send, stop = done
+    chat, sources, _notice, box, conv, store, _picker, pending, send, stop, editing = done
     assert "Arouri" in chat and 'data-complete="true"' in chat and "<mark>" in sources and box == ""
-    assert pending is None and send["visible"] is True and stop["visible"] is False
+    assert pending is None and send["visible"] is True and stop["visible"] is False and editing is False
     assert [t["question"] for t in conv["turns"]] == [AROURI]
     assert store["current"] == conv["id"] and store["items"][0]["turns"] == conv["turns"]
     follow = list(respond("What did he promise Khamenei?", conv, store, 8, "extractive", True))
@@ -146,12 +146,23 @@ def test_retry_edit_clear_new_switch_and_delete_work_on_the_saved_conversations(
     from ui.service import ChatService
 
     h = make_handlers(ChatService(bot))
-    *_, done = h["respond"](AROURI, C.new_conversation(), C.empty_store(), 8, "extractive", True)
+    empty = C.new_conversation()
+    # On an empty chat each button says what it does, and neither asks anything.
+    (nothing,) = list(h["retry"](empty, C.empty_store(), 8, "extractive", True))
+    assert "Nothing to retry yet" in nothing[2]["value"]
+    assert "Nothing to edit yet" in h["edit"](empty)[1]["value"] and h["edit"](empty)[2] is False
+    *_, done = h["respond"](AROURI, empty, C.empty_store(), 8, "extractive", True)
     conv, store = done[4], done[5]
-    question, conv2, _store2, chat, _sources, _notice = h["take_last"](conv, store)
-    assert question == AROURI and conv2["turns"] == [] and "Arouri" not in chat
-    *_, done = h["respond"](PAYMENT, conv, store, 8, "extractive", True)
+    # Retry: the same question again, in place, and it says so.
+    *_, again = h["retry"](conv, store, 8, "extractive", True)
+    assert again[4]["turns"][-1]["question"] == AROURI and len(again[4]["turns"]) == 1
+    assert "Asked again" in again[2]["value"] and again[2]["visible"] is True
+    # Edit: the question back in the box, the exchange still there until the edit is sent.
+    question, _notice, editing = h["edit"](conv)
+    assert question == AROURI and editing is True and len(conv["turns"]) == 1
+    *_, done = h["respond"](PAYMENT, conv, store, 8, "extractive", True, None, editing)
     conv, store = done[4], done[5]
+    assert [t["question"] for t in conv["turns"]] == [PAYMENT] and done[10] is False
     first_id = conv["id"]
     new_conv, store, chat, *_ = h["new_chat"](store)
     assert new_conv["turns"] == [] and store["current"] is None and len(store["items"]) == 1

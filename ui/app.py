@@ -62,6 +62,7 @@ def build_app(bot: Chatbot | ChatService, config: UIConfig | None = None) -> gr.
         gr.HTML(f"<h2>{config.title}</h2>", elem_id="title", js_on_load=None)
         conv = gr.State(C.new_conversation())
         pending = gr.State(None)  # the answer being written, kept if Stop is pressed
+        editing = gr.State(False)  # the box holds the last question, edited: its answer replaces that turn
         secret = _browser_secret()
         store = gr.BrowserState(C.empty_store(), storage_key=config.storage_key, secret=secret)
         # Who the visitor is, for their private uploads: a random id kept in their browser.
@@ -110,8 +111,8 @@ def build_app(bot: Chatbot | ChatService, config: UIConfig | None = None) -> gr.
 
         answering: list[Any] = []  # every event that writes an answer: what Stop cancels
         answer_io: dict[str, Any] = {
-            "fn": h["respond"], "inputs": [question, conv, store, k, answerer, hybrid, visitor],
-            "outputs": [chat, sources, notice, question, conv, store, picker, pending, send, stop],
+            "fn": h["respond"], "inputs": [question, conv, store, k, answerer, hybrid, visitor, editing],
+            "outputs": [chat, sources, notice, question, conv, store, picker, pending, send, stop, editing],
             "show_progress": "hidden", "concurrency_limit": config.chat_concurrency, "concurrency_id": "chat",
             **private,
         }
@@ -120,16 +121,15 @@ def build_app(bot: Chatbot | ChatService, config: UIConfig | None = None) -> gr.
         for button, text in zip(examples, config.examples, strict=True):
             answering.append(button.click(lambda text=text: text, outputs=question, queue=False, **private)
                              .then(**answer_io))
-        taken = [question, conv, store, chat, sources, notice]
-        answering.append(retry.click(h["take_last"], inputs=[conv, store], outputs=taken, queue=False, **private)
-                         .then(**answer_io))
-        edit.click(h["take_last"], inputs=[conv, store], outputs=taken, queue=False,
+        answering.append(retry.click(**{**answer_io, "fn": h["retry"],
+                                        "inputs": [conv, store, k, answerer, hybrid, visitor]}))
+        edit.click(h["edit"], inputs=conv, outputs=[question, notice, editing], queue=False,
                    js="(...args) => { setTimeout(() => document.querySelector('#question textarea')?.focus(), 50);"
                       " return args; }", **private)
         stop.click(h["stop"], inputs=[conv, store, pending],
                    outputs=[chat, sources, conv, store, picker, pending, send, stop], cancels=answering,
                    queue=False, **private)
-        shown = [conv, store, chat, sources, picker, notice]
+        shown = [conv, store, chat, sources, picker, notice, editing]
         clear.click(h["clear"], inputs=[conv, store], outputs=shown, queue=False, **private)
         new_chat.click(h["new_chat"], inputs=store, outputs=shown, queue=False, **private)
         delete.click(h["delete"], inputs=[conv, store], outputs=shown, queue=False, **private)

@@ -54,6 +54,14 @@ def _toast(message: str) -> str:
     return html.escape(message, quote=False)
 
 
+NOTHING_TO_RETRY = "Nothing to retry yet: Retry asks your last question again once you have asked one."
+NOTHING_TO_EDIT = "Nothing to edit yet: Edit puts your last question back in the box once you have asked one."
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
 def make_handlers(service: ChatService) -> dict[str, Handler]:
     """The page's event handlers, by name."""
 
@@ -69,19 +77,24 @@ def make_handlers(service: ChatService) -> dict[str, Handler]:
         return valid_visitor_id(visitor) or new_visitor_id()
 
     def respond(question: str, conversation: C.Conversation, store: Any, k: float, answerer: str,
-                hybrid: bool, visitor: Any = None) -> Iterator[tuple[Any, ...]]:
+                hybrid: bool, visitor: Any = None, editing: bool = False,
+                done: str = "") -> Iterator[tuple[Any, ...]]:
         """Answer ``question`` in the conversation. A ready answer (extractive) is shown at
         once; a generated one grows as its sentences pass the check. Outputs: chat, sources,
-        notice, question box, conversation, store, picker, pending (the partial answer), and
-        the Ask and Stop buttons (Stop in place of Ask while the answer is written). Answered
-        from the visitor's own space when they have added files."""
+        notice, question box, conversation, store, picker, pending (the partial answer), the
+        Ask and Stop buttons (Stop in place of Ask while the answer is written), and whether a
+        question is being edited. ``editing``: the question is the last one, edited, and its
+        answer replaces that turn. ``done``: a line shown once the answer is in. Answered from
+        the visitor's own space when they have added files."""
         store = C.clean_store(store)
         try:
             space = service.space(visitor)
-            history = C.history(conversation)
             waiting = Answer(space.check_question(question), "", False, complete=False)
+            if editing:
+                conversation, _ = C.without_last(conversation)
+            history = C.history(conversation)
             yield (chat_html(conversation, waiting), gr.skip(), notice(), "", gr.skip(), gr.skip(), gr.skip(),
-                   C.answer_to_dict(waiting), *stop_mode())
+                   C.answer_to_dict(waiting), *stop_mode(), False)
             if space.streams(answerer):
                 steps: Iterator[Answer] = space.stream(question, history, int(k), answerer, bool(hybrid))
             else:
@@ -89,16 +102,35 @@ def make_handlers(service: ChatService) -> dict[str, Handler]:
             for answer in steps:
                 if not answer.complete:
                     yield (chat_html(conversation, answer), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(),
-                           gr.skip(), C.answer_to_dict(answer), gr.skip(), gr.skip())
+                           gr.skip(), C.answer_to_dict(answer), gr.skip(), gr.skip(), gr.skip())
                     continue
                 conversation = C.with_turn(conversation, answer)
                 store = C.saved(store, conversation)
-                yield (chat_html(conversation), sources_html(conversation), notice(), "", conversation, store,
-                       picker(store), None, *ask_mode())
+                yield (chat_html(conversation), sources_html(conversation), notice(done, "info"), "", conversation,
+                       store, picker(store), None, *ask_mode(), False)
         except (ValueError, RagError) as exc:
             # Bad input (an empty question) or index trouble: one friendly line, no traceback.
             yield (chat_html(conversation), gr.skip(), notice(str(exc)), gr.skip(), gr.skip(), gr.skip(), gr.skip(),
-                   None, *ask_mode())
+                   None, *ask_mode(), gr.skip())
+
+    def retry(conversation: C.Conversation, store: Any, k: float, answerer: str, hybrid: bool,
+              visitor: Any = None) -> Iterator[tuple[Any, ...]]:
+        """Retry: the last question asked again, its new answer in place of the old one."""
+        trimmed, question = C.without_last(conversation)
+        if question is None:
+            yield (gr.skip(), gr.skip(), notice(NOTHING_TO_RETRY, "warning"), *[gr.skip()] * 8)
+            return
+        yield from respond(question, trimmed, store, k, answerer, hybrid, visitor,
+                           done=f"Asked again: {_clip(question)}")
+
+    def edit(conversation: C.Conversation) -> tuple[Any, ...]:
+        """Edit: the last question back in the box; its exchange stays until the edited one is
+        sent (Ask then replaces it). Outputs: question box, notice, editing."""
+        turns = conversation["turns"]
+        if not turns:
+            return gr.skip(), notice(NOTHING_TO_EDIT, "warning"), False
+        return (turns[-1]["question"], notice("Edit the question and send it: its answer replaces the last one.",
+                                              "info"), True)
 
     def stop(conversation: C.Conversation, store: Any, pending: dict[str, Any] | None) -> tuple[Any, ...]:
         """Stop pressed: what was shown of the answer stays, marked as stopped."""
@@ -110,44 +142,34 @@ def make_handlers(service: ChatService) -> dict[str, Handler]:
         return (chat_html(conversation), sources_html(conversation), conversation, store, picker(store), None,
                 *ask_mode())
 
-    def take_last(conversation: C.Conversation, store: Any) -> tuple[Any, ...]:
-        """Retry and Edit: the last question back in the box, its turn taken off."""
-        store = C.clean_store(store)
-        conversation, question = C.without_last(conversation)
-        if question is None:
-            return gr.skip(), conversation, store, gr.skip(), gr.skip(), notice("There is no question to retry yet.",
-                                                                                 "warning")
-        store = C.saved(store, conversation)
-        return question, conversation, store, chat_html(conversation), sources_html(conversation), notice()
-
     def clear(conversation: C.Conversation, store: Any) -> tuple[Any, ...]:
         """Clear: the conversation on screen loses its turns (and leaves the saved list)."""
         store = C.removed(C.clean_store(store), conversation["id"])
         conversation = {**conversation, "title": "", "turns": []}
         store = {**store, "current": conversation["id"]}
-        return conversation, store, chat_html(conversation), sources_html(conversation), picker(store), notice()
+        return conversation, store, chat_html(conversation), sources_html(conversation), picker(store), notice(), False
 
     def new_chat(store: Any) -> tuple[Any, ...]:
         """New conversation: the current one stays in the list."""
         store = C.clean_store(store)
         conversation = C.new_conversation()
         store = {**store, "current": None}
-        return conversation, store, chat_html(conversation), sources_html(conversation), picker(store), notice()
+        return conversation, store, chat_html(conversation), sources_html(conversation), picker(store), notice(), False
 
     def switch(conversation_id: str | None, conversation: C.Conversation, store: Any) -> tuple[Any, ...]:
         """Show another saved conversation."""
         store = C.clean_store(store)
         chosen = C.find(store, conversation_id)
         if chosen is None:
-            return conversation, store, gr.skip(), gr.skip(), picker(store), notice()
+            return conversation, store, gr.skip(), gr.skip(), picker(store), notice(), gr.skip()
         store = {**store, "current": chosen["id"]}
-        return chosen, store, chat_html(chosen), sources_html(chosen), picker(store), notice()
+        return chosen, store, chat_html(chosen), sources_html(chosen), picker(store), notice(), False
 
     def delete(conversation: C.Conversation, store: Any) -> tuple[Any, ...]:
         """Delete the conversation on screen; the newest remaining one (or a new one) shows."""
         store = C.removed(C.clean_store(store), conversation["id"])
         conversation = C.find(store, store["current"]) or C.new_conversation()
-        return conversation, store, chat_html(conversation), sources_html(conversation), picker(store), notice()
+        return conversation, store, chat_html(conversation), sources_html(conversation), picker(store), notice(), False
 
     def ask(question: str) -> dict[str, Any]:
         """Answer one question about the articles; returns the JSON object of `rag ask --json`:
@@ -202,8 +224,9 @@ def make_handlers(service: ChatService) -> dict[str, Handler]:
     def corpus(visitor: Any = None) -> str:
         return render_documents(service.space(visitor).documents)
 
-    return {"restore": restore, "visitor_id": visitor_id, "respond": respond, "stop": stop, "take_last": take_last,
-            "clear": clear, "new_chat": new_chat, "switch": switch, "delete": delete, "ask": ask, "upload": upload,
+    return {"restore": restore, "visitor_id": visitor_id, "respond": respond, "stop": stop, "retry": retry,
+            "edit": edit, "clear": clear, "new_chat": new_chat, "switch": switch, "delete": delete, "ask": ask,
+            "upload": upload,
             "remove": remove, "uploads": uploads, "switch_answerer": switch_answerer, "corpus": corpus}
 
 
