@@ -7,6 +7,7 @@ Every error a user can cause ends in one line on stderr and a non-zero exit code
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -271,11 +272,17 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.top_k is not None:
         config["top_k"] = args.top_k
     config.update(answerer_options(args.answerer, args.model, args.runtime))
-    bot = _open_bot(args, **config)
+    out = sys.stdout
+    # Under --json, stdout carries JSON and nothing else: whatever a library prints on the way
+    # (a first use's "converting the model once", a notice) goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        return _ask_all(args, _open_bot(args, **config), out)
 
+
+def _ask_all(args: argparse.Namespace, bot: Any, out: TextIO) -> int:
     def emit(answer: Any) -> None:
         print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else format_answer(answer),
-              flush=True)
+              file=out, flush=True)
 
     if args.file is None:
         emit(bot.ask(args.question))
@@ -291,10 +298,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 answer.id = qid
                 emit(answer)
                 if not args.json:
-                    print()
+                    print(file=out)
                 continue
         if args.json:
-            print(json.dumps({"id": qid, "line": number, "error": error}, ensure_ascii=False), flush=True)
+            print(json.dumps({"id": qid, "line": number, "error": error}, ensure_ascii=False), file=out, flush=True)
         else:
             print(f"error: {error}\n", file=sys.stderr)
     return 0

@@ -146,3 +146,40 @@ def test_query_threads_come_from_the_environment_and_a_bad_value_is_one_clear_er
     assert answerer_options(environ={}) == {}
     with pytest.raises(ValueError, match="RAG_QUERY_THREADS must be a whole number"):
         answerer_options(environ={"RAG_QUERY_THREADS": "two"})
+
+
+def test_json_stdout_carries_json_alone_whatever_a_library_prints_on_first_use(monkeypatch, capsys, tmp_path):
+    """A small fake bot that prints as a first use does ("converting … once"): under --json
+    that goes to stderr, and stdout parses as JSON, one object a line, in both modes."""
+    from rag import cli
+    from rag.records import Answer
+
+    class Chatty:
+        def __init__(self) -> None:
+            print("Converting the model to float32 weights once (about 30-60 s) ...")
+
+        def ask(self, question: str) -> Answer:
+            print("Exporting to ONNX once ...")
+            return Answer(question, "An answer [1].", False)
+
+    monkeypatch.setattr(cli, "_open_bot", lambda args, **config: Chatty())
+    assert main(["ask", "--json", "Who came?"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["question"] == "Who came?"
+    assert "Converting" in captured.err and "Exporting" in captured.err
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"id": "a", "question": "Who came?"}) + "\n{bad\n", encoding="utf-8")
+    assert main(["ask", "--file", str(questions), "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [x.get("id") for x in lines] == ["a", None] and "error" in lines[1]
+    assert main(["ask", "Who came?"]) == 0  # without --json the text answer goes to stdout as before
+    assert "An answer [1]." in capsys.readouterr().out
+
+
+def test_the_built_in_model_says_it_converts_once_on_stderr(tmp_path, capsys):
+    from rag.generate.builtin import _made_once
+
+    made = []
+    _made_once(tmp_path / "made", "abc", "Converting once ...", True, lambda: made.append(1))
+    captured = capsys.readouterr()
+    assert made == [1] and captured.out == "" and "Converting once" in captured.err

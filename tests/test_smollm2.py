@@ -138,7 +138,7 @@ def test_cli_ask_with_the_built_in_model_prints_a_checked_cited_answer(bot, cach
     monkeypatch.setenv("RAG_CACHE_DIR", str(cache))
     assert main(["ask", "--json", "--answerer", "transformers", "--corpus", str(CORPUS), "--index-dir",
                  str(bot.index_dir), QUESTIONS[0]]) == 0
-    obj = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    obj = json.loads(capsys.readouterr().out)  # stdout is the JSON object and nothing else
     assert obj["answer"] and not obj["refused"] and obj["citations"] and obj["verification"]
     assert {"id", "question", "answer", "refused", "citations", "conflicts", "confidence", "timings_ms",
             "verification"} <= set(obj)

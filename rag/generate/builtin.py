@@ -104,7 +104,7 @@ def _made_once(target: Path, digest: str, message: str, progress: bool, make: Ca
     """``target``, made by ``make`` unless a complete one from ``digest`` is there already."""
     if not _complete(target, digest):
         if progress:
-            print(message, flush=True)
+            print(message, file=sys.stderr, flush=True)  # stdout may be carrying JSON
         make()
     return target
 
