@@ -253,12 +253,13 @@ class Chatbot:
     @property
     def documents(self) -> list[dict[str, Any]]:
         """The indexed articles: source, title and date, in corpus order. ``date_source`` says
-        where the date is from: "article" (its text, or the page's or PDF's own metadata), or
-        "file" (the file's modification date, when the article gives none)."""
+        where the date is from: "article" (its text, front matter, or the page's or PDF's own
+        metadata), "file" (the file's modification date, only with ``file_dates``), or None
+        (undated)."""
         out = []
         for doc_id, title, date in self.store.documents():
             source = "article"
-            if date is None:
+            if date is None and self.config.file_dates:
                 date, source = self._file_date(doc_id), "file"
             out.append({"source": doc_id, "title": title, "date": date, "date_source": source if date else None})
         return out

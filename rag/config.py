@@ -60,6 +60,10 @@ class RagConfig:
     conflict_similarity: float = 0.7
     polarity_similarity: float = 0.5
     max_question_chars: int = MAX_QUESTION_CHARS
+    # The files' modification dates are their publication dates: an article that states no
+    # date (in its text, front matter or page metadata) is shown with its file's. Off: copied
+    # files carry the day they were copied, and such an article is shown as undated.
+    file_dates: bool = False
     # Local NLI cross-encoder directory for the support checker; None uses the lexical checker.
     nli_model: str | None = None
     # -- the generative answerer (answerer="transformers") ------------------------------------

@@ -163,3 +163,17 @@ def test_pdf_lines_wrapped_inside_a_paragraph_are_one_sentence(tmp_path):
         "The council approved forty new schools after a long debate in which the mayor and the opposition "
         "agreed that the international fund would pay half of the cost.",
         "Building starts in May."]
+
+
+def test_front_matter_gives_a_text_or_markdown_file_its_title_and_date(tmp_path):
+    (tmp_path / "a.md").write_text("---\ntitle: \"Talks in Cairo\"\ndate: 2019-09-03T08:00:00Z\nauthor: X\n---\n"
+                                   "Egyptian mediators met both sides on Tuesday.\n", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("---\npublished: 2019-07-22\n---\nHarbour reopens\n\nThe port reopened.\n",
+                                    encoding="utf-8")
+    (tmp_path / "c.txt").write_text("Date: 2019-08-01\nA first-line date\n\nThe council met.\n", encoding="utf-8")
+    (tmp_path / "d.txt").write_text("No date here\n\nThe council met again.\n", encoding="utf-8")
+    docs = _docs(tmp_path)
+    assert (docs["a.md"].title, docs["a.md"].date) == ("Talks in Cairo", "2019-09-03")
+    assert docs["a.md"].text == "Egyptian mediators met both sides on Tuesday."  # the front matter is not text
+    assert (docs["b.txt"].title, docs["b.txt"].date) == ("Harbour reopens", "2019-07-22")
+    assert docs["c.txt"].date == "2019-08-01" and docs["d.txt"].date is None

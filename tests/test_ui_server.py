@@ -270,15 +270,23 @@ def test_rag_chat_keeps_uploads_in_the_cache_folder_apart_from_the_corpus(monkey
     assert default_uploads_dir(tmp_path / "other") != folder  # one folder per corpus
 
 
-def test_every_article_has_a_whole_title_and_a_date_that_says_where_it_is_from(bot):
+def test_every_article_has_a_whole_title_and_an_undated_one_is_shown_undated(bot, monkeypatch):
+    from dataclasses import replace
+
     from ui.render import render_documents
 
     docs = {d["source"]: d for d in bot.documents}
-    assert all(d["title"] and "…" not in d["title"] and d["date"] for d in docs.values())
-    assert docs["000_510b0e118f588ad4.txt"]["date_source"] == "article"
-    assert docs["002_042ccd0105566bf1.txt"]["date_source"] == "file"  # the article gives no date
+    assert all(d["title"] and "…" not in d["title"] for d in docs.values())
+    assert docs["000_510b0e118f588ad4.txt"]["date_source"] == "article" and docs["000_510b0e118f588ad4.txt"]["date"]
+    # The article gives no date: not the day its file was copied.
+    assert docs["002_042ccd0105566bf1.txt"]["date"] is None and docs["002_042ccd0105566bf1.txt"]["date_source"] is None
     html = render_documents(bot.documents)
-    assert html.count('class="date-note"') == sum(d["date_source"] == "file" for d in docs.values())
+    assert html.count(">undated<") == sum(d["date"] is None for d in docs.values()) > 0
+    # Where the user says the files' dates are publication dates, those are shown, marked.
+    monkeypatch.setattr(bot, "config", replace(bot.config, file_dates=True))
+    docs = {d["source"]: d for d in bot.documents}
+    assert docs["002_042ccd0105566bf1.txt"]["date_source"] == "file" and docs["002_042ccd0105566bf1.txt"]["date"]
+    assert "(file)" in render_documents(bot.documents) and ">undated<" not in render_documents(bot.documents)
 
 
 def test_private_uploads_answer_only_the_visitor_who_added_them(embedder, tmp_path: Path):

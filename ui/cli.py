@@ -30,6 +30,8 @@ def register(sub: Any) -> None:
     p.add_argument("--shared-uploads", action="store_true",
                    help="files a visitor adds are answerable for every visitor (default: only for that visitor)")
     p.add_argument("--no-uploads", action="store_true", help="the page takes no files")
+    p.add_argument("--file-dates", action="store_true",
+                   help="the files' modification dates are their publication dates (for articles that state none)")
     p.add_argument("--max-upload-mb", type=float, default=defaults.max_upload_bytes / (1024 * 1024),
                    help="largest file the page accepts, in MB (default %(default)g)")
     p.set_defaults(func=cmd_chat)
@@ -48,7 +50,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
     shared = None if args.no_uploads or not args.shared_uploads else folder / "shared"
     visitors = None if args.no_uploads or args.shared_uploads else folder / "visitors"
     bot = Chatbot.from_corpus(args.corpus, index_dir=args.index_dir, progress=True, uploads_dir=shared,
-                              **answerer_options(None, args.model, args.runtime), **store_options(args))
+                              file_dates=args.file_dates, **answerer_options(None, args.model, args.runtime),
+                              **store_options(args))
     from .app import build_app, launch_app  # gradio is heavy: only `rag chat` pays for it
 
     demo = build_app(ChatService(bot, config, visitors_dir=visitors))

@@ -260,7 +260,7 @@ def render_documents(documents: Sequence[Mapping[str, Any]]) -> str:
     """The corpus panel: one row per indexed article (title, date, file)."""
     def date(d: Mapping[str, Any]) -> str:
         if not d.get("date"):
-            return "—"
+            return '<span class="date-note" title="the article states no date">undated</span>'
         if d.get("date_source") == "file":  # the article gives none: say where this one is from
             return f'{esc(d["date"])} <span class="date-note" title="the file\'s modification date">(file)</span>'
         return esc(d["date"])

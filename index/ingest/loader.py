@@ -246,6 +246,25 @@ def _pdf_text(data: bytes, name: str) -> tuple[str, str, str | None] | None:
     return "\n".join(pages), str(title), _iso_date(created) if created else None
 
 
+# A Markdown or text file may open with front matter: "---", "key: value" lines, "---".
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.S)
+_FRONT_DATES = ("date", "published", "publication_date", "pubdate")
+
+
+def front_matter(raw: str) -> tuple[str, str, str | None]:
+    """The text without its front matter, and the title and date it states ("" / None)."""
+    m = _FRONT_MATTER.match(raw)
+    if m is None:
+        return raw, "", None
+    fields: dict[str, str] = {}
+    for line in m.group(1).splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip():
+            fields.setdefault(key.strip().lower(), value.strip().strip("\"'"))
+    date = next((d for k in _FRONT_DATES if (d := _iso_date(fields.get(k)))), None)
+    return raw[m.end():], fields.get("title", ""), date
+
+
 def read_document(source: SourceFile) -> Document | None:
     """Read, clean and sentence-split one file; None (with a warning) when it is unusable."""
     name = source.doc_id
@@ -268,7 +287,9 @@ def read_document(source: SourceFile) -> Document | None:
         raw = decoded
         if suffix in (".html", ".htm"):
             raw, title_hint, date_hint = _html_text(raw)
-        elif suffix in (".md", ".markdown"):
+        else:
+            raw, title_hint, date_hint = front_matter(raw)
+        if suffix in (".md", ".markdown"):
             for pattern, repl in _MD_MARKUP:
                 raw = pattern.sub(repl, raw)
     cleaned = clean_text(raw, title_hint=" ".join(title_hint.split()), fallback_title=Path(name).stem,
