@@ -241,7 +241,7 @@ def test_corpus_panel_lists_title_date_and_file():
                              {"source": "b.md", "title": "Undated", "date": None}])
     assert "2 articles indexed" in html
     assert html.count("<tr>") == 3  # header and two rows
-    assert "Khamenei hosts Hamas" in html and "b.md" in html and "—" in html
+    assert "Khamenei hosts Hamas" in html and "b.md" in html and ">undated<" in html
 
 
 def test_the_short_answer_is_bold_inside_its_sentence_and_escaped():
