@@ -114,7 +114,7 @@ def test_chat_shows_a_cited_answer_and_a_marker_opens_its_card_and_its_source(pa
     assert "Arouri" in entry.locator("mark").inner_text()
     background = entry.evaluate("e => getComputedStyle(e).backgroundColor")
     assert background not in ("rgba(0, 0, 0, 0)", "transparent")  # highlighted, not only bordered
-    assert "Rank " in entry.locator(".relevance").inner_text()
+    assert " of " in entry.locator(".relevance").inner_text() and "found by" in entry.locator(".relevance").inner_text()
     page.keyboard.press("Escape")
     card.wait_for(state="hidden")
 

@@ -171,12 +171,14 @@ def test_quote_is_highlighted_at_its_offset_in_the_passage():
     assert 'class="back-to-answer" href="#answer-2"' in html
 
 
-def test_each_source_says_its_rank_score_and_which_retriever_found_it():
+def test_each_source_says_in_words_how_it_was_found_with_the_score_in_its_tooltip():
     both = replace(passage(), dense_rank=1, bm25_rank=3, score=0.0325)
     bm25 = replace(passage(chunk_id="c2"), dense_rank=None, bm25_rank=1, score=0.0161)
     html = render_sources(answer(passages=[both, bm25]), 0)
-    assert "Rank 1 of 2 · score 0.0325 · dense #1, BM25 #3 (both)" in html
-    assert "Rank 2 of 2 · score 0.0161 · BM25 #1 (BM25)" in html
+    assert "Best match of 2 · found by meaning (#1) and by its words (#3)" in html
+    assert "Match 2 of 2 · found by its words (#1)" in html
+    assert 'title="fused score 0.0325' in html and "score 0.0325 ·" not in html
+    assert html.count('class="rel-bar"') == 3 and "width:100%" in html and "width:90%" in html
 
 
 def test_a_complete_answer_can_be_copied_with_its_numbered_sources():

@@ -46,6 +46,9 @@ sup.cite a.cite-link:hover, sup.cite a.cite-link[aria-expanded="true"] { backgro
 .badge-stopped { font-size: 0.75em; font-weight: 600; color: var(--body-text-color-subdued);
                  text-transform: uppercase; letter-spacing: 0.03em; }
 .relevance { font-size: 0.8em; color: var(--body-text-color-subdued); margin: 4px 0 0; }
+.rel-bar { display: inline-block; width: 48px; height: 6px; margin-left: 6px; border-radius: 3px;
+           background: var(--border-color-primary); vertical-align: middle; overflow: hidden; }
+.rel-bar > span { display: block; height: 100%; background: var(--color-accent); }
 a.back-to-answer { display: inline-block; margin-top: 4px; font-size: 0.85em; }
 @keyframes flash { 0% { background: #fff176; } 100% { background: var(--color-accent-soft); } }
 .sources details.source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 6px 10px;

@@ -202,16 +202,25 @@ def _passage_of(citation: Citation, passages: Iterable[Passage]) -> Passage | No
 
 
 def relevance(passage: Passage | None, rank: int | None, of: int) -> str:
-    """Why a passage is there: its rank among the retrieved ones, its fused score, and which
-    retriever found it (dense, BM25 or both) at what rank."""
+    """Why a passage is there, in words a reader can use: its place among the retrieved ones
+    and how each retriever found it (by meaning: the embedding search; by its words: BM25),
+    each with a small bar that is full for that retriever's first. The fused score, which
+    means nothing to a reader, stays in the tooltip and the JSON."""
     if passage is None or rank is None:
         return ""
-    found = [f"dense #{passage.dense_rank}" if passage.dense_rank else "",
-             f"BM25 #{passage.bm25_rank}" if passage.bm25_rank else ""]
-    found = [f for f in found if f]
-    how = {2: "both", 1: "dense" if passage.dense_rank else "BM25"}.get(len(found), "")
-    why = f" · {', '.join(found)} ({how})" if found else ""
-    return f'<div class="relevance">Rank {rank} of {of} · score {passage.score:.4f}{why}</div>'
+    place = "Best match" if rank == 1 else f"Match {rank}"
+    found = [(how, r) for how, r in (("meaning", passage.dense_rank), ("its words", passage.bm25_rank)) if r]
+    said = " and ".join(f"by {how} (#{r})" for how, r in found)
+    bars = "".join(f'<span class="rel-bar" title="found by {how}: #{r}"><span style="width:{_bar(r)}%"></span>'
+                   "</span>" for how, r in found)
+    tip = f"fused score {passage.score:.4f} (reciprocal rank fusion of the two retrievers)"
+    return (f'<div class="relevance" title="{tip}">{place} of {of}' + (f" · found {said}" if said else "")
+            + f"{bars}</div>")
+
+
+def _bar(rank: int) -> int:
+    """A retriever's first fills its bar; each later place takes a twentieth off (at least 5%)."""
+    return max(5, 100 - 5 * (int(rank) - 1))
 
 
 def render_citation(citation: Citation, turn: int, passages: Sequence[Passage] = ()) -> str:
