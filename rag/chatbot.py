@@ -213,7 +213,8 @@ class Chatbot:
         return Answer(turn.question, composed.text, draft.refused, composed.citations, turn.passages, timings,
                       turn.query, verification=number_records(records, composed.citations),
                       conflicts=composed.conflicts, confidence=draft.confidence, status=draft.status,
-                      short_answer=composed.short)
+                      short_answer=composed.short,
+                      written_by=next((d.written_by for d in drafts if getattr(d, "written_by", None)), None))
 
     def stream(self, question: str, history: Sequence[Any] | None = None,
                k: int | None = None, hybrid: bool | None = None) -> Iterator[Answer]:

@@ -71,6 +71,9 @@ class Answer:
     # The reader's span inside the first sentence: {text, marker, start, end}, the offsets
     # inside that citation's quote. None when the reader found none there.
     short_answer: dict[str, Any] | None = None
+    # The local model that wrote the answer's sentences (each checked against what it cites);
+    # None when they are quoted from the articles.
+    written_by: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object that ``rag ask --json`` prints."""
@@ -88,4 +91,5 @@ class Answer:
         }
         if self.verification:  # only generated answers have one; the extractive contract is unchanged
             out["verification"] = self.verification
+            out["written_by"] = self.written_by
         return out

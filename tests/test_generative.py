@@ -187,7 +187,9 @@ def test_cli_ask_with_the_transformers_answerer_prints_one_json_object(bot, lm_d
     assert len(lines) == 1
     obj = json.loads(lines[0])
     assert {"id", "question", "answer", "refused", "status", "short_answer", "citations", "conflicts", "confidence",
-            "timings_ms", "verification"} == set(obj)
+            "timings_ms", "verification", "written_by"} == set(obj)
+    kept = any(r["action"] in ("kept", "marker_removed", "cited_added", "recited") for r in obj["verification"])
+    assert obj["written_by"] == (lm_dirs["chat"].name if kept else None)  # named only when the model wrote it
     # The same choice made through the environment.
     monkeypatch.setenv("RAG_ANSWERER", "transformers")
     monkeypatch.setenv("RAG_GENERATOR_MODEL", str(lm_dirs["chat"]))

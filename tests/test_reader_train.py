@@ -4,8 +4,10 @@ of a run never interrupted; the exported int8 graph reads as the torch model doe
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -112,3 +114,45 @@ def test_the_exported_int8_reader_reads_as_the_torch_model_does(whole):
     got = reader.read(question, windows)
     for e, g in zip(expected, got, strict=True):
         assert abs(e.margin - g.margin) < 0.25 * max(1.0, abs(e.margin))  # int8 rounding, not another model
+
+
+def test_a_cross_fitting_reader_leaves_its_fold_out_starts_from_another_run_and_is_checked_by_fit(squad, whole,
+                                                                                                   tmp_path):
+    import copy
+
+    from eval.fit import _fold_readers, _folds
+    from eval.reader.data import article_folds
+
+    data = json.loads(squad.read_text())
+    data["data"] += [dict(copy.deepcopy(a), title=a["title"] + "_again") for a in data["data"]]
+    for n, qa in enumerate(qa for a in data["data"] for p in a["paragraphs"] for qa in p["qas"]):
+        qa["id"] = f"q{n}"
+    four = tmp_path / "four.json"
+    four.write_text(json.dumps(data), encoding="utf-8")
+    work = tmp_path / "fold1"
+    out = _finish(_train(four, work, "--init", str(whole[0] / "best.pt"), "--leave-out", "four.json:1/2",
+                         "--epochs", "2", "--validate", str(squad)))
+
+    # Fold 1 of the whole file (before an article is held out) is what was left out, and what
+    # `rag fit --fold-readers` reads with this reader.
+    folds = article_folds([a["title"] for a in data["data"]], 2)
+    assert sorted(folds.values()) == [0, 0, 1, 1]
+    assert "four.json: fold 1 of 2 left out" in out and "starting from" in out
+    assert "validation on train.json:" in out and '"null_auc_unanswerable"' in out
+    by_id = _folds(four, 2)
+    assert {by_id[qa["id"]] for a in data["data"] if folds[a["title"]] == 1
+            for p in a["paragraphs"] for qa in p["qas"]} == {1}
+
+    record = json.loads((work / "out" / R.RECORD_FILE).read_text())
+    assert record["leave_out"] == "four.json:1/2"
+    assert record["fine_tuned_from"]["files"] == ["train.json"] and record["fine_tuned_from"]["step"] > 0
+    card = (work / "out" / "MODEL_CARD.md").read_text()
+    assert card.count("rag train-reader --squad") == 2 and "--init FIRST_WORK/best.pt" in card
+
+    # `rag fit` takes it as the reader of fold 1 and refuses it as the reader of fold 0.
+    args = argparse.Namespace(squad=four, fold_readers=[whole[0] / "out", work / "out"])
+    with pytest.raises(SystemExit, match=re.escape("not trained with --leave-out four.json:0/2")):
+        _fold_readers(args)
+    args.fold_readers = [work / "out", work / "out"]
+    with pytest.raises(SystemExit, match=re.escape("four.json:0/2")):
+        _fold_readers(args)

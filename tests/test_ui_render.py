@@ -265,3 +265,14 @@ def test_an_uncertain_answer_is_marked_apart_from_answers_and_refusals():
     html_out = render_answer(replace(answer(f"{UNCERTAIN_LEAD} {QUOTE} [1]"), status="uncertain"), 0)
     assert 'class="msg bot uncertain"' in html_out and "badge-uncertain" in html_out
     assert "badge-uncertain" not in render_answer(answer(), 0)
+
+
+def test_a_generated_answer_is_marked_as_written_by_its_model_and_a_quoted_one_is_not():
+    from ui.render import render_answer
+
+    quoted = answer()
+    written = replace(answer(), written_by="SmolLM2-135M-Instruct<script>")
+    assert "Written by" not in render_answer(quoted, 0)
+    html = render_answer(written, 0)
+    assert "✎ Written by SmolLM2-135M-Instruct&lt;script&gt;" in html and "<script>" not in html
+    assert 'sup class="cite"' in html or "[1]" in html  # its citations stay as they were

@@ -39,7 +39,7 @@ def answer_to_dict(answer: Answer, stopped: bool = False) -> dict[str, Any]:
     return {"question": answer.question, "text": answer.text, "refused": answer.refused,
             "citations": [asdict(c) for c in answer.citations], "passages": [asdict(p) for p in answer.passages],
             "conflicts": answer.conflicts, "complete": answer.complete, "stopped": stopped,
-            "status": answer.status, "short_answer": answer.short_answer}
+            "status": answer.status, "short_answer": answer.short_answer, "written_by": answer.written_by}
 
 
 def answer_from_dict(data: Any) -> tuple[Answer, bool] | None:
@@ -50,10 +50,15 @@ def answer_from_dict(data: Any) -> tuple[Answer, bool] | None:
         passages = [Passage(**{k: p[k] for k in _PASSAGE_FIELDS if k in p}) for p in data.get("passages", [])]
         answer = Answer(str(data["question"]), str(data["text"]), bool(data["refused"]), citations, passages,
                         complete=bool(data.get("complete", True)), conflicts=_conflicts(data.get("conflicts")),
-                        status=_status(data), short_answer=_short(data.get("short_answer")))
+                        status=_status(data), short_answer=_short(data.get("short_answer")),
+                        written_by=_name(data.get("written_by")))
     except (AttributeError, KeyError, TypeError):
         return None
     return answer, bool(data.get("stopped", False))
+
+
+def _name(value: Any) -> str | None:
+    return value[:120] if isinstance(value, str) and value else None
 
 
 def _status(data: Any) -> str:

@@ -135,6 +135,10 @@ def render_answer(answer: Answer, turn: int, stopped: bool = False) -> str:
     complete one carries a Copy button, a stopped one says so."""
     kind = "refusal" if answer.refused else "uncertain" if answer.status == "uncertain" else "answer"
     badge = _BADGES.get(kind, "")
+    if answer.written_by and not answer.refused:
+        badge += (f'<span class="badge badge-written" title="A local model wrote this answer from the passages; '
+                  f'each sentence was checked against the source it cites">✎ Written by {esc(answer.written_by)}'
+                  "</span>")
     cursor = "" if answer.complete or stopped else '<span class="cursor">▍</span>'
     # Conflicting accounts replace the running text: each stands in its own column.
     body = conflict_html(answer, turn) if answer.conflicts and answer.complete else answer_text_html(answer, turn)

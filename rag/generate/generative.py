@@ -33,7 +33,7 @@ from ..records import Passage
 from ..verify.citations import CitationVerifier, VerifiedDraft
 from ..verify.support import SupportChecker, make_checker
 from .lm import LocalLM
-from .loader import load_lm
+from .loader import load_lm, model_name
 from .onnx_lm import OnnxLM
 from .prompt import REFUSAL, Prompt, check_context, fit_prompt
 
@@ -52,6 +52,7 @@ class TransformersAnswerer:
                  checker: SupportChecker | None = None, vocabulary: CorpusVocabulary | None = None):
         if lm is None:
             lm = load_lm(config, progress=True)
+        self.model_name = model_name(config)  # what the page and the JSON say wrote an answer
         check_context(lm, config.max_new_tokens)  # fail at start-up, not on the first question
         self.lm = lm
         self.config = config
@@ -102,6 +103,7 @@ class TransformersAnswerer:
         draft = self.verifier.verify(text, prompt.passages, question, expected, anchor)
         if draft.sentences:
             draft.uncertain = selected.uncertain  # the model phrases the answer; the doubt stays
+            draft.written_by = self.model_name
             yield draft
             return
         why = ("the model refused, but the answer selector finds an answer" if draft.refused

@@ -12,6 +12,11 @@ from .onnx_lm import OnnxLM, is_onnx_folder, runtime_available
 _NO_RUNTIME = "generator_runtime='onnx' needs onnxruntime-genai: pip install onnxruntime-genai (make install does)"
 
 
+def model_name(config: RagConfig) -> str:
+    """The generator's name as a reader is told it: its folder's, or the built-in model's."""
+    return Path(config.generator_model).expanduser().name if config.generator_model else builtin.NAME
+
+
 def load_lm(config: RagConfig, progress: bool = False) -> LocalLM | OnnxLM:
     """The generator ``config`` asks for. A folder is loaded as it is (an ONNX Runtime GenAI
     export, else a transformers folder); the built-in model runs on ONNX Runtime when

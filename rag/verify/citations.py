@@ -74,6 +74,7 @@ class VerifiedDraft(Draft):
     """A Draft with the record of what the citation check changed."""
 
     verification: list[dict[str, Any]] = field(default_factory=list)
+    written_by: str | None = None  # the model whose sentences the answer is (None: quoted)
 
 
 @dataclass
