@@ -45,6 +45,7 @@ class Example:
     gold: list[str]  # any of these in a sentence makes it an answer; empty: unanswerable
     weight: float
     scored: Any = None  # rag.answer.extractive.Scored, filled in by ``_scored``
+    fold: int | None = None  # the --fold-readers reader that never saw its article
 
 
 def register(sub: Any) -> None:
@@ -57,6 +58,9 @@ def register(sub: Any) -> None:
     p.add_argument("--uncertain", type=float, default=0.25,
                    help="share of answerable questions whose answer is shown as uncertain (or refused)")
     p.add_argument("--reader", type=Path, default=None, help="reader folder (default: the shipped one)")
+    p.add_argument("--fold-readers", type=Path, nargs="+", default=None, metavar="DIR",
+                   help="cross-fitting: reader K was trained with --leave-out SQUAD:K/N and reads fold K's "
+                        "questions (the --reader, trained on all of it, reads none of them)")
     p.add_argument("--max-median-words", type=float, default=31.0, help="answer length the ratio is chosen under")
     p.add_argument("--focus-tolerance", type=float, default=0.01,
                    help="containment given up for fewer second sentences when choosing the ratio")
@@ -128,7 +132,9 @@ def _examples(args: argparse.Namespace, work: Path) -> list[tuple[Any, list[Exam
     if not corpus.exists():
         write_corpus(documents, corpus)
     parts = _bot_parts(corpus, work / "squad" / "index")
-    out.append((parts, [Example(parts.aliases.rewrite(q.question), q.answers, 1.0) for q in questions]))
+    folds = _folds(args.squad, len(args.fold_readers)) if args.fold_readers else {}
+    out.append((parts, [Example(parts.aliases.rewrite(q.question), q.answers, 1.0, fold=folds.get(q.id))
+                        for q in questions]))
     if args.dev is not None:
         from rag.paths import DEFAULT_CORPUS
 
@@ -143,6 +149,33 @@ def _examples(args: argparse.Namespace, work: Path) -> list[tuple[Any, list[Exam
             dev.append(Example(query, gold, args.dev_weight))
         out.append((parts, dev))
     return out
+
+
+def _folds(path: Path, n: int) -> dict[str, int]:
+    """Each question id's fold of ``n``, by its article (as ``rag train-reader --leave-out`` cuts)."""
+    import json
+
+    from .reader.data import article_folds
+
+    articles = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
+    fold = article_folds([a["title"].strip() for a in articles], n)
+    return {qa["id"]: fold[a["title"].strip()] for a in articles for p in a["paragraphs"] for qa in p["qas"]}
+
+
+def _fold_readers(args: argparse.Namespace) -> list[Any]:
+    """The cross-fitting readers, each checked to have left out its own fold of this very file."""
+    from index.hashing import file_sha256
+    from rag.answer.reader import load_reader
+
+    readers, sha = [], file_sha256(args.squad)
+    for k, folder in enumerate(args.fold_readers):
+        reader = load_reader(str(folder))
+        want = f"{args.squad.name}:{k}/{len(args.fold_readers)}"
+        if reader.record.get("leave_out") != want or reader.record["training_files"].get(args.squad.name) != sha:
+            raise SystemExit(f"{folder}: not trained with --leave-out {want} on this {args.squad.name} "
+                             f"(its record says {reader.record.get('leave_out') or 'nothing was left out'})")
+        readers.append(reader)
+    return readers
 
 
 def _rows(parts: Any, examples: list[Example], cache: Path) -> list[tuple[Any, ...]]:
@@ -232,6 +265,7 @@ def fit(args: argparse.Namespace, work: Path) -> tuple[Any, dict[str, Any]]:
     from rag.answer.selector import Linear, Selector, sigmoid
 
     reader = load_reader(str(args.reader) if args.reader else None)
+    fold_readers = _fold_readers(args) if args.fold_readers else []
     corpora = _examples(args, work)
     data = [(parts, ex, r) for n, (parts, exs) in enumerate(corpora)
             for ex, r in zip(exs, _rows(parts, exs, work / f"retrieved-{n}.pkl"), strict=True)]
@@ -245,7 +279,8 @@ def fit(args: argparse.Namespace, work: Path) -> tuple[Any, dict[str, Any]]:
 
     readings = {}
     for parts, ex, (_, cands, rows, _, _) in data:
-        readings[id(ex)] = read_candidates(reader, parts.store, ex.query, cands, sentence.logits(rows),
+        by = reader if ex.fold is None else fold_readers[ex.fold]
+        readings[id(ex)] = read_candidates(by, parts.store, ex.query, cands, sentence.logits(rows),
                                            parts.config.read_windows)
     read_x = {id(ex): readings[id(ex)].rows(sentence.logits(r[2])) for _, ex, r in data}
     coef, bias = fit_rows(np.vstack([read_x[id(ex)] for ex, _ in answerable]), y, w, groups)
@@ -280,7 +315,9 @@ def fit(args: argparse.Namespace, work: Path) -> tuple[Any, dict[str, Any]]:
     selector = Selector(sentence, reading, refusal, threshold, confident, best_ratio, {
         "fitted_on": [args.squad.name] + ([args.dev.name] if args.dev else []),
         "command": " ".join([
-            "rag fit --squad FILE", "--dev FILE" if args.dev else "", "" if args.listwise else "--pointwise",
+            "rag fit --squad FILE", "--dev FILE" if args.dev else "",
+            f"--fold-readers ({len(fold_readers)} folders)" if fold_readers else "",
+            "" if args.listwise else "--pointwise",
             f"--dev-weight {args.dev_weight} --false-refusals {args.false_refusals} --uncertain {args.uncertain}",
             f"--max-median-words {args.max_median_words} --focus-tolerance {args.focus_tolerance}"]).replace("  ", " "),
         "seed": SEED,

