@@ -333,3 +333,61 @@ def test_visitors_folder_inside_the_shared_uploads_folder_is_refused(bot):
 
     with pytest.raises(ValueError, match="must not be inside"):
         ChatService(bot, visitors_dir=bot.uploads_dir / "visitors")
+
+
+def test_the_json_endpoint_answers_as_rag_ask_json_with_history_and_health(server, bot):
+    import httpx
+
+    result = httpx.post(f"{server}api/ask", json={"question": AROURI}, timeout=60)
+    assert result.status_code == 200 and result.headers["content-type"].startswith("application/json")
+    body = result.json()
+    assert_complete_answer(body, AROURI)
+    expected = bot.ask(AROURI).to_json()
+    assert {k: v for k, v in body.items() if k != "timings_ms"} == \
+        {k: v for k, v in expected.items() if k != "timings_ms"}
+    # A follow-up resolved against the history it is given.
+    followup = httpx.post(f"{server}api/ask", timeout=60, json={
+        "question": "What did he promise?",
+        "history": [{"role": "user", "content": AROURI}, {"role": "assistant", "content": body["answer"]}]}).json()
+    assert followup["question"] == "What did he promise?" and followup["citations"]
+    health = httpx.get(f"{server}api/health", timeout=30).json()
+    assert health == {"status": "ok", "documents": len(bot.documents), "answerers": list(bot.answerers)}
+    schema = httpx.get(f"{server}api/openapi.json", timeout=30).json()
+    assert {"/ask", "/health"} <= set(schema["paths"]) and "AskRequest" in schema["components"]["schemas"]
+
+
+@pytest.mark.parametrize(("payload", "reason"), [
+    ({"question": "   "}, "The question is empty"),
+    ({}, "question: Field required"),
+    ({"question": 3}, "question: Input should be a valid string"),
+    ({"question": "Who?", "history": [{"role": "system", "content": "x"}]}, "history.0.role"),
+    ({"question": "Who led it?", "answerer": "gpt-9"}, "unknown answerer"),
+    ({"question": "Who led it?", "extra": 1}, "extra: Extra inputs are not permitted"),
+])
+def test_a_bad_json_request_gets_a_4xx_with_a_one_line_reason(server, payload, reason):
+    import httpx
+
+    result = httpx.post(f"{server}api/ask", json=payload, timeout=30)
+    assert result.status_code == 400
+    error = result.json()["error"]
+    assert reason in error and "\n" not in error and "Traceback" not in error
+    broken = httpx.post(f"{server}api/ask", content=b"{not json", timeout=30,
+                        headers={"content-type": "application/json"})
+    assert broken.status_code == 400 and "\n" not in broken.json()["error"]
+
+
+def test_fifty_concurrent_json_requests_each_get_their_own_answer(server, bot):
+    import httpx
+
+    questions = [AROURI, PAYMENT, ROCKETS, HANIYEH] * 12 + [AROURI, PAYMENT]
+    expected = {q: bot.ask(q).to_json()["answer"] for q in set(questions)}
+    start = threading.Barrier(len(questions))
+
+    def ask(question: str) -> dict:
+        with httpx.Client(timeout=120) as http:
+            start.wait(timeout=60)
+            return http.post(f"{server}api/ask", json={"question": question}).json()
+
+    with ThreadPoolExecutor(max_workers=len(questions)) as pool:
+        results = list(pool.map(ask, questions))
+    assert [r["answer"] for r in results] == [expected[q] for q in questions]

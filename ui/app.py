@@ -22,6 +22,7 @@ from rag.chatbot import Chatbot
 from rag.paths import cache_root
 
 from . import conversations as C
+from .api import mount_json_api
 from .assets import CITATION_JS, CSS, SOURCES_JS
 from .config import UIConfig
 from .handlers import make_handlers
@@ -144,6 +145,7 @@ def build_app(bot: Chatbot | ChatService, config: UIConfig | None = None) -> gr.
         demo.load(h["corpus"], inputs=visitor, outputs=corpus, **private)
         demo.load(h["uploads"], inputs=visitor, outputs=uploaded, **private)
         gr.api(h["ask"], api_name="ask")
+    demo.rag_service = service  # launch_app serves the JSON API (ui.api) over it
     return demo
 
 
@@ -156,10 +158,14 @@ def launch_app(demo: gr.Blocks, config: UIConfig | None = None, *, prevent_threa
     """
     config = config or UIConfig()
     demo.queue(default_concurrency_limit=1)
-    _, url, share_url = demo.launch(
+    app, url, share_url = demo.launch(
         server_name=config.host, server_port=config.port, share=config.share,
-        prevent_thread_lock=prevent_thread_lock, quiet=quiet, css=CSS,
+        prevent_thread_lock=True, quiet=quiet, css=CSS,
         max_file_size=config.max_upload_bytes, footer_links=["api"], run_history=False,
         enable_monitoring=False, mcp_server=False, ssr_mode=False, pwa=False, inbrowser=False,
     )
+    if getattr(demo, "rag_service", None) is not None:
+        mount_json_api(app, demo.rag_service)  # on the running server: same process, same port
+    if not prevent_thread_lock:
+        demo.block_thread()
     return share_url or url
