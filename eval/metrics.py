@@ -141,6 +141,15 @@ def judge_gold(claim: str, cited: Sequence[tuple[str, int, int]], facts: Sequenc
     return on_topic, holding
 
 
+def evidence_cited(quoted: Sequence[tuple[str, int, int]], gold: Sequence[tuple[str, int, int]]) -> float | None:
+    """Citation recall against the gold evidence: the share of an answer's gold evidence spans
+    (source, start, end) that one of its citations quotes (overlaps); None without evidence.
+    Both accounts of a disagreement, and every article a fact is corroborated by, count."""
+    if not gold:
+        return None
+    return sum(any(s == gs and a < ge and ga < b for s, a, b in quoted) for gs, ga, ge in gold) / len(gold)
+
+
 def judge_sentence(checker: SupportChecker, claim: str, passages: Sequence[str]) -> tuple[bool | None, int, int]:
     """ALCE judgement of one sentence against its cited passages.
 

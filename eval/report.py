@@ -50,7 +50,7 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {key} | " + " | ".join(_fmt(report["answerers"][n][key]) for n in names) + " |")
     for name in names:
         data = report["answerers"][name]
-        cols = ("questions", "fact_recall", "on_topic", "faithfulness", "citation_precision",
+        cols = ("questions", "fact_recall", "on_topic", "faithfulness", "citation_precision", "citation_recall",
                 "refusal_recall", "false_refusal_rate", "conflicts_shown", "recall_at_5")
         lines += ["", f"## {name}: by question type", "", "| type | " + " | ".join(cols) + " |",
                   "|---|" + "---|" * len(cols)]

@@ -14,7 +14,7 @@ from .dataset import EvalItem
 # The keys every answerer's summary carries, in report order.
 SUMMARY_KEYS = (
     "fact_recall", "token_f1", "short_exact_match", "short_f1", "confident_coverage", "confident_containment",
-    "on_topic", "faithfulness", "citation_precision", "faithfulness_checker",
+    "on_topic", "faithfulness", "citation_precision", "citation_recall", "faithfulness_checker",
     "citation_precision_checker", "citation_recall_checker", "refusal_recall", "refusal_precision",
     "false_refusal_rate", "refusal_auc", "refusal_recall_best_fr0.03", "refusal_recall_best_fr0.08",
     "conflicts_shown", "recall_at_1", "recall_at_3", "recall_at_5", "mrr",
@@ -29,6 +29,7 @@ JUDGES = {
     "on_topic": "gold facts and evidence quotes",
     "faithfulness": "gold evidence (an on-topic sentence cites a passage holding it)",
     "citation_precision": "gold evidence (citations of on-topic sentences that hold it)",
+    "citation_recall": "gold evidence (the share of an answer's gold evidence spans its citations quote)",
     "faithfulness_checker": "support checker (rag/verify/support.py)",
     "citation_precision_checker": "support checker (ALCE)",
     "citation_recall_checker": "support checker (ALCE)",
@@ -64,6 +65,7 @@ class ItemResult:
     short: str | None = None  # the short answer's text
     short_em: float = 0.0
     short_f1: float = 0.0
+    evidence_cited: float | None = None  # share of the gold evidence spans the citations quote
 
     @property
     def score(self) -> float:
@@ -102,6 +104,9 @@ def evaluate_item(bot: Asker, item: EvalItem, checker: Any) -> ItemResult:
     if item.answerable:
         result.short_em, result.short_f1 = M.short_scores(result.short, [a for fact in item.answers for a in fact])
     if not answer.refused:
+        if item.answerable:
+            result.evidence_cited = M.evidence_cited([(c.source, c.start, c.end) for c in answer.citations],
+                                                     gold_spans)
         by_marker = {c.marker: c for c in answer.citations}
         spans = {p.chunk_id: (p.source, p.start, p.end) for p in answer.passages}
         quotes = [e.quote for e in item.evidence]
@@ -143,6 +148,7 @@ def summarise(results: Sequence[ItemResult]) -> dict[str, Any]:
         "faithfulness": _mean(s["gold_citations"] > 0 for s in on_topic),
         "citation_precision": (sum(min(s["gold_citations"], s["citations"]) for s in on_topic) / gold_citations
                                if gold_citations else None),
+        "citation_recall": _mean(r.evidence_cited for r in answerable if r.evidence_cited is not None),
         # Faithfulness and ALCE citation recall coincide for the checker: both ask whether a
         # sentence's own citations, together, support it.
         "faithfulness_checker": _mean(s["supported"] for s in measured),

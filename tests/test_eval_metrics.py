@@ -177,3 +177,13 @@ def test_risk_coverage_reads_confident_answers_and_every_tenth_of_coverage():
     assert out["confident_coverage"] == 0.4 and out["confident_containment"] == 0.75
     curve = {p["coverage"]: p["containment"] for p in out["risk_coverage"]}
     assert curve[0.1] == 1.0 and curve[0.5] == 0.8 and curve[1.0] == 0.5
+
+
+def test_citation_recall_against_the_gold_evidence_counts_each_evidence_span_an_answer_quotes():
+    from eval.metrics import evidence_cited
+
+    gold = [("a.txt", 100, 160), ("b.txt", 40, 90)]  # e.g. both accounts of a disagreement
+    assert evidence_cited([("a.txt", 120, 150)], gold) == 0.5
+    assert evidence_cited([("a.txt", 150, 200), ("b.txt", 0, 41)], gold) == 1.0  # any overlap counts
+    assert evidence_cited([("a.txt", 160, 200), ("c.txt", 40, 90)], gold) == 0.0  # touching is not quoting
+    assert evidence_cited([("a.txt", 120, 150)], []) is None
