@@ -18,7 +18,7 @@ import shutil
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,9 +32,9 @@ from .config import IndexConfig
 from .embed.embedder import Embedder
 from .embed.ray_embed import RaySettings, embed_on_ray
 from .errors import CorpusError
-from .ingest.chunking import chunk_document, embedding_text
-from .ingest.loader import SourceFile, read_document, scan_corpus
-from .records import Chunk, Document
+from .ingest.loader import SourceFile, scan_corpus
+from .prepare import Prepared, embed_batch, prepare_batch
+from .records import Document
 from .storage.db import DB_NAME, FORMAT_VERSION, connect, read_meta, spans_blob, spans_from_blob, to_blob, write_meta
 from .storage.lexical import load_lexical, write_snapshot
 from .storage.milvus import MilvusVectors, client, drop_collection_of, index_type_for, is_server
@@ -299,10 +299,10 @@ def _update(store: IndexStore, changes: _Changes, config: IndexConfig, embedder:
             batches = [changes.new[i:i + BATCH_DOCUMENTS] for i in range(0, len(changes.new), BATCH_DOCUMENTS)]
             # The next batch is read and chunked while this one is embedded (ONNX and the
             # tokenizer leave the interpreter free).
-            pending = reader.submit(_prepare, batches[0], config, embedder, pool) if batches else None
+            pending = reader.submit(prepare_batch, batches[0], config, embedder, pool) if batches else None
             for i in range(len(batches)):
                 prepared = pending.result() if pending else []
-                pending = reader.submit(_prepare, batches[i + 1], config, embedder, pool) \
+                pending = reader.submit(prepare_batch, batches[i + 1], config, embedder, pool) \
                     if i + 1 < len(batches) else None
                 _write_batch(con, store, prepared, embedder, counts, report)
                 advance(len(batches[i]))
@@ -393,51 +393,7 @@ def _readers(documents: int, workers: int) -> Iterator[Executor | None]:
         yield pool
 
 
-@dataclass
-class _Prepared:
-    """A file read, cleaned and chunked, ready to embed (``doc`` None: unreadable)."""
-
-    source: SourceFile
-    doc: Document | None
-    chunks: list[Chunk]
-
-
-def _prepare(batch: Sequence[SourceFile], config: IndexConfig, embedder: Embedder,
-             pool: Executor | None = None) -> list[_Prepared]:
-    # Reading, cleaning and sentence splitting are pure Python: on a large build, processes
-    # do them on every core.
-    docs = list(pool.map(read_document, batch, chunksize=4)) if pool is not None else [read_document(s) for s in batch]
-    # Every sentence and title of the batch counted in one call where the embedder can (its
-    # tokenizer runs natively on every core); the rest, as cut pieces, one by one.
-    texts = [t for d in docs if d is not None for t in [d.title, *(d.sentence(i) for i in range(len(d.sentences)))]]
-    many = getattr(embedder, "count_tokens_many", None)
-    known = dict(zip(texts, many(texts), strict=True)) if many is not None and texts else {}
-
-    def count(text: str) -> int:
-        size = known.get(text)
-        return embedder.count_tokens(text) if size is None else size
-
-    out = []
-    for source, doc in zip(batch, docs, strict=True):
-        if doc is None:
-            out.append(_Prepared(source, None, []))
-            continue
-        doc, chunks = chunk_document(doc, count, config.max_tokens, config.overlap_sentences)
-        out.append(_Prepared(source, doc, chunks))
-    return out
-
-
-def embed_batch(batch: Sequence[_Prepared], embedder: Embedder) -> tuple[np.ndarray, np.ndarray]:
-    """The vectors of a batch's passages (with their titles) and of its sentences, in order."""
-    docs = [p for p in batch if p.doc is not None]
-    passages = [embedding_text(p.doc.title, c.text) for p in docs for c in p.chunks]
-    sentences = [p.doc.sentence(i) for p in docs for i in range(len(p.doc.sentences))]
-    empty = np.zeros((0, embedder.dimension), dtype=np.float32)
-    return (embedder.encode_documents(passages) if passages else empty,
-            embedder.encode_documents(sentences) if sentences else empty)
-
-
-def _write_batch(con: sqlite3.Connection, store: IndexStore, batch: list[_Prepared], embedder: Embedder,
+def _write_batch(con: sqlite3.Connection, store: IndexStore, batch: list[Prepared], embedder: Embedder,
                  counts: Counter, report: BuildReport, vectors: tuple[np.ndarray, np.ndarray] | None = None) -> None:
     """Embed a batch's passages and sentences (unless ``vectors`` holds them, embedded
     elsewhere) and write them, with their files, in one transaction."""

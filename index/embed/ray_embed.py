@@ -27,6 +27,7 @@ import numpy as np
 from ..config import IndexConfig
 from ..errors import RagError
 from ..ingest.loader import SourceFile
+from ..prepare import embed_batch, prepare_batch
 from .embedder import Embedder
 
 log = logging.getLogger(__name__)
@@ -49,9 +50,7 @@ class _Embed:
     chunked and embedded."""
 
     def __init__(self, embedder: Embedder, config: IndexConfig, threads: int):
-        from ..builder import _prepare, embed_batch
-
-        self.prepare, self.embed = _prepare, embed_batch
+        self.prepare, self.embed = prepare_batch, embed_batch
         self.embedder, self.config = embedder, config
         if hasattr(embedder, "document_threads"):
             embedder.document_threads = threads  # its share of the machine's cores
