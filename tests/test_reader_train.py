@@ -156,3 +156,17 @@ def test_a_cross_fitting_reader_leaves_its_fold_out_starts_from_another_run_and_
     args.fold_readers = [work / "out", work / "out"]
     with pytest.raises(SystemExit, match=re.escape("four.json:0/2")):
         _fold_readers(args)
+
+
+def test_a_sample_of_a_files_articles_is_seeded_and_bad_specs_are_one_line_errors():
+    from eval.reader.data import parse_sample, sample_articles
+
+    articles = [{"title": f"A{i}"} for i in range(40)]
+    assert parse_sample("big.json.gz:0.05, small.json:1") == {"big.json.gz": 0.05, "small.json": 1.0}
+    first = sample_articles(articles, 0.1, seed=0)
+    assert len(first) == 4 and first == sample_articles(articles, 0.1, seed=0) != sample_articles(articles, 0.1, 1)
+    assert [a["title"] for a in first] == sorted((a["title"] for a in first), key=lambda t: int(t[1:]))  # file order
+    assert len(sample_articles(articles, 0.001, seed=0)) == 1
+    for bad in ("big.json", "big.json:0", "big.json:1.5", ":0.5", "big.json:x"):
+        with pytest.raises(SystemExit, match="FILE:FRACTION"):
+            parse_sample(bad)

@@ -90,6 +90,29 @@ def parse_leave_out(spec: str) -> tuple[str, int, int]:
     return name, k, n
 
 
+def parse_sample(spec: str) -> dict[str, float]:
+    """``"FILE:FRACTION[,FILE:FRACTION]"`` -> {file name: fraction of its articles to keep}."""
+    out: dict[str, float] = {}
+    for part in filter(None, (x.strip() for x in spec.split(","))):
+        name, _, share = part.rpartition(":")
+        try:
+            value = float(share)
+        except ValueError:
+            value = -1.0
+        if not name or not 0 < value <= 1:
+            raise SystemExit(f"--sample {part!r}: expected FILE:FRACTION with 0 < FRACTION <= 1")
+        out[name] = value
+    return out
+
+
+def sample_articles(articles: list[dict[str, Any]], share: float, seed: int) -> list[dict[str, Any]]:
+    """A seeded ``share`` of the articles (at least one), in file order."""
+    order = list(range(len(articles)))
+    random.Random(seed).shuffle(order)
+    keep = set(order[:max(1, round(share * len(articles)))])
+    return [a for i, a in enumerate(articles) if i in keep]
+
+
 def split_articles(articles: list[dict[str, Any]], held_out: int, seed: int) -> tuple[list, list]:
     """Training articles and ``held_out`` articles kept apart for choosing checkpoints."""
     order = list(range(len(articles)))

@@ -38,7 +38,9 @@ from .data import (
     load_windows,
     make_windows,
     parse_leave_out,
+    parse_sample,
     read_squad,
+    sample_articles,
     save_windows,
     split_articles,
 )
@@ -69,6 +71,7 @@ class TrainSettings:
     bf16: bool = True  # where the CPU has bf16 units (or the GPU bf16 support)
     leave_out: str = ""  # FILE:K/N: leave fold K of N of that file's articles out (for cross-fitting)
     init: str = ""  # start from this checkpoint's weights (another run's best.pt), not the installed MiniLM
+    sample: str = ""  # FILE:FRACTION[,FILE:FRACTION]: a seeded share of those files' articles (replay)
 
 
 def register(sub: Any) -> None:
@@ -248,6 +251,8 @@ def windows_key(files: list[Path], tokenizer_file: Path, s: TrainSettings) -> st
                 "seed": s.seed}
     if s.leave_out:
         settings["leave_out"] = s.leave_out
+    if s.sample:
+        settings["sample"] = s.sample
     return cache_key(files, tokenizer_file, settings)
 
 
@@ -260,6 +265,9 @@ def prepare(files: list[Path], work: Path, s: TrainSettings, tokenizer_file: Pat
         return load_windows(train_file), load_windows(dev_file)
     print(f"making windows from {len(files)} file(s) (once; cached as {train_file.name})", flush=True)
     skip = parse_leave_out(s.leave_out) if s.leave_out else None
+    shares = parse_sample(s.sample)
+    if unknown := set(shares) - {f.name for f in files}:
+        raise SystemExit(f"--sample names {', '.join(sorted(unknown))}, not among the --squad files")
     if skip and skip[0] not in [f.name for f in files]:
         raise SystemExit(f"--leave-out names {skip[0]}, which is not one of the --squad files")
     train_articles, dev_articles = [], []
@@ -273,6 +281,10 @@ def prepare(files: list[Path], work: Path, s: TrainSettings, tokenizer_file: Pat
             kept = [a for a in articles if folds[a["title"].strip()] != skip[1]]
             print(f"{f.name}: fold {skip[1]} of {skip[2]} left out ({len(articles) - len(kept)} of "
                   f"{len(articles)} articles)", flush=True)
+            articles = kept
+        if f.name in shares:
+            kept = sample_articles(articles, shares[f.name], s.seed)
+            print(f"{f.name}: {len(kept)} of {len(articles)} articles sampled", flush=True)
             articles = kept
         train_articles += articles
     counts: dict[str, int] = {}
