@@ -183,3 +183,57 @@ def test_desktop_screenshot_with_a_card_open_and_timings(browser, app):
     page.screenshot(path=str(OUT / "desktop-card.png"))
     (OUT / "controls-timings.json").write_text(json.dumps(timings, indent=2) + "\n", encoding="utf-8")
     page.close()
+
+
+def _user_questions(page) -> list[str]:
+    return page.locator("#chat .msg.user").all_inner_texts()
+
+
+def _settled(page) -> None:
+    """The conversation buttons are enabled once the stored conversations are on screen."""
+    page.wait_for_function("() => document.querySelector('#new-chat')?.disabled === false")
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1400, "height": 1000}, {"width": 390, "height": 844}],
+                         ids=["desktop", "phone"])
+def test_new_switch_delete_undo_and_reload_in_quick_succession_never_misfile_a_question(browser, app, capfd,
+                                                                                          viewport):
+    page = open_page(browser, app[0], viewport=viewport)
+    ask(page, AROURI)
+    for _ in range(3):  # New at once after each reload: the next question starts a conversation of its own
+        page.reload()
+        _settled(page)
+        page.locator("#new-chat").click()
+        page.wait_for_function("() => document.querySelectorAll('#chat .msg').length === 0")
+    ask(page, PAYMENT)
+    assert _user_questions(page) == [PAYMENT]
+    page.reload()
+    _settled(page)
+    assert _user_questions(page) == [PAYMENT]  # what was on screen is what was stored
+    # Quick clicks with no waiting between them, then the screen and the store must agree.
+    page.locator("#new-chat").click()
+    page.locator("#conversations input").click()
+    page.get_by_role("option", name=AROURI).click()
+    page.locator("#new-chat").click()
+    page.locator("#conversations input").click()
+    page.get_by_role("option", name=PAYMENT[:40]).click()  # titles are clipped
+    page.wait_for_function("t => document.querySelector('#chat').innerText.includes(t)", arg="$651,000")
+    page.reload()
+    _settled(page)
+    assert _user_questions(page) == [PAYMENT]
+    # Delete asks nothing but can be undone; the undone conversation is stored again.
+    page.locator("#delete-chat").click()
+    page.locator("#undo-delete").wait_for(state="visible")
+    assert "Undo brings it back" in page.locator("#notice").inner_text()
+    assert _user_questions(page) == [AROURI]
+    page.locator("#undo-delete").click()
+    page.wait_for_function("t => document.querySelector('#chat').innerText.includes(t)", arg="$651,000")
+    page.reload()
+    _settled(page)
+    assert _user_questions(page) == [PAYMENT]
+    page.locator("#conversations input").click()
+    assert page.get_by_role("option").count() == 2
+    page.close()
+    logged = capfd.readouterr()
+    assert "not in the list of choices" not in logged.err + logged.out
+    assert "Traceback" not in logged.err + logged.out

@@ -172,8 +172,13 @@ def test_retry_edit_clear_new_switch_and_delete_work_on_the_saved_conversations(
     assert [label for label, _ in C.choices(store)] == [ROCKETS, AROURI]
     shown, store, chat, *_ = h["switch"](first_id, conv, store)
     assert shown["id"] == first_id and "$651,000" in chat and store["current"] == first_id
-    shown, store, chat, *_ = h["delete"](shown, store)
+    shown, store, chat, _sources, _picker, said, _editing, gone, undo = h["delete"](shown, store)
     assert [c["id"] for c in store["items"]] == [conv["id"]] and shown["id"] == conv["id"]
+    assert gone["id"] == first_id and undo["visible"] is True and "Undo brings it back" in said["value"]
+    back, store, chat, *_, trash, undo = h["undo_delete"](gone, store)
+    assert back["id"] == first_id and "$651,000" in chat and store["current"] == first_id and trash is None
+    assert [c["id"] for c in store["items"]] == [first_id, conv["id"]] and undo["visible"] is False
+    shown, store, chat, *_ = h["delete"](back, store)
     cleared, store, chat, *_ = h["clear"](shown, store)
     assert cleared["turns"] == [] and store["items"] == [] and "chat-log empty" in chat
 

@@ -64,6 +64,7 @@ def build_app(bot: Chatbot | ChatService, config: UIConfig | None = None) -> gr.
         conv = gr.State(C.new_conversation())
         pending = gr.State(None)  # the answer being written, kept if Stop is pressed
         editing = gr.State(False)  # the box holds the last question, edited: its answer replaces that turn
+        trash = gr.State(None)  # the last deleted conversation, for Undo
         secret = _browser_secret()
         store = gr.BrowserState(C.empty_store(), storage_key=config.storage_key, secret=secret)
         # Who the visitor is, for their private uploads: a random id kept in their browser.
@@ -71,10 +72,18 @@ def build_app(bot: Chatbot | ChatService, config: UIConfig | None = None) -> gr.
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 with gr.Row(elem_id="conversation-bar"):
+                    # Custom values are allowed so that a stale choice is never a server error: the
+                    # handler ignores an id the store does not hold.
                     picker = gr.Dropdown(choices=[], value=None, label="Conversations", elem_id="conversations",
-                                         scale=4, interactive=True, allow_custom_value=False)
-                    new_chat = gr.Button("New", size="sm", elem_id="new-chat", scale=1, min_width=60)
-                    delete = gr.Button("Delete", size="sm", elem_id="delete-chat", scale=1, min_width=60)
+                                         scale=4, interactive=True, allow_custom_value=True)
+                    # Enabled once the stored conversations are on screen (restore), so that a
+                    # click made before cannot be overwritten by them.
+                    new_chat = gr.Button("New", size="sm", elem_id="new-chat", scale=1, min_width=60,
+                                         interactive=False)
+                    delete = gr.Button("Delete", size="sm", elem_id="delete-chat", scale=1, min_width=60,
+                                       interactive=False)
+                    undo = gr.Button("↶ Undo", size="sm", elem_id="undo-delete", scale=1, min_width=60,
+                                     visible=False)
                 chat = gr.HTML(render_conversation([]), elem_id="chat", js_on_load=CITATION_JS, container=True,
                                padding=True, autoscroll=True, min_height=320, max_height=620)
                 notice = gr.HTML("", elem_id="notice", js_on_load=None, visible=False)
@@ -131,16 +140,20 @@ def build_app(bot: Chatbot | ChatService, config: UIConfig | None = None) -> gr.
                    outputs=[chat, sources, conv, store, picker, pending, send, stop], cancels=answering,
                    queue=False, **private)
         shown = [conv, store, chat, sources, picker, notice, editing]
-        clear.click(h["clear"], inputs=[conv, store], outputs=shown, queue=False, **private)
-        new_chat.click(h["new_chat"], inputs=store, outputs=shown, queue=False, **private)
-        delete.click(h["delete"], inputs=[conv, store], outputs=shown, queue=False, **private)
-        picker.input(h["switch"], inputs=[picker, conv, store], outputs=shown, queue=False, **private)
+        # Conversation events skip the queue and show no overlay: nothing waits behind an answer.
+        quick: dict[str, Any] = {"queue": False, "show_progress": "hidden", **private}
+        clear.click(h["clear"], inputs=[conv, store], outputs=shown, **quick)
+        new_chat.click(h["new_chat"], inputs=store, outputs=shown, **quick)
+        delete.click(h["delete"], inputs=[conv, store], outputs=[*shown, trash, undo], **quick)
+        undo.click(h["undo_delete"], inputs=[trash, store], outputs=[*shown, trash, undo], **quick)
+        picker.input(h["switch"], inputs=[picker, conv, store], outputs=shown, **quick)
         answerer.change(h["switch_answerer"], inputs=answerer, outputs=notice, **private)
         files.upload(h["upload"], inputs=[files, visitor], outputs=[notice, corpus, files, uploaded, visitor],
                      show_progress_on=files, **private)
         remove.click(h["remove"], inputs=[uploaded, visitor], outputs=[notice, corpus, uploaded],
                      show_progress_on=remove, **private)
-        demo.load(h["restore"], inputs=store, outputs=[conv, store, chat, sources, picker], **private)
+        demo.load(h["restore"], inputs=[store, conv], outputs=[conv, store, chat, sources, picker, new_chat, delete],
+                  **quick)
         demo.load(h["visitor_id"], inputs=visitor, outputs=visitor, **private)
         demo.load(h["corpus"], inputs=visitor, outputs=corpus, **private)
         demo.load(h["uploads"], inputs=visitor, outputs=uploaded, **private)

@@ -65,12 +65,19 @@ def _clip(text: str, limit: int = 80) -> str:
 def make_handlers(service: ChatService) -> dict[str, Handler]:
     """The page's event handlers, by name."""
 
-    def restore(store: Any) -> tuple[Any, ...]:
-        """On page load: the visitor's last conversation, from their browser storage."""
+    def restore(store: Any, shown: C.Conversation | None = None) -> tuple[Any, ...]:
+        """On page load: the visitor's last conversation, from their browser storage; then the
+        conversation buttons work (a click before this would be overwritten by it). A
+        conversation already asked in on this page stays."""
         store = C.clean_store(store)
-        conversation = C.find(store, store["current"]) or (store["items"][0] if store["items"] else None)
-        conversation = conversation or C.new_conversation()
-        return conversation, store, chat_html(conversation), sources_html(conversation), picker(store)
+        if shown and shown.get("turns"):
+            conversation = shown
+        else:
+            conversation = C.find(store, store["current"]) or (store["items"][0] if store["items"] else None)
+            conversation = conversation or C.new_conversation()
+        ready = gr.update(interactive=True)
+        return (conversation, store, chat_html(conversation), sources_html(conversation), picker(store), ready,
+                ready)
 
     def visitor_id(visitor: Any) -> str:
         """On page load: the visitor's id from their browser storage, or a new one."""
@@ -166,10 +173,31 @@ def make_handlers(service: ChatService) -> dict[str, Handler]:
         return chosen, store, chat_html(chosen), sources_html(chosen), picker(store), notice(), False
 
     def delete(conversation: C.Conversation, store: Any) -> tuple[Any, ...]:
-        """Delete the conversation on screen; the newest remaining one (or a new one) shows."""
-        store = C.removed(C.clean_store(store), conversation["id"])
-        conversation = C.find(store, store["current"]) or C.new_conversation()
-        return conversation, store, chat_html(conversation), sources_html(conversation), picker(store), notice(), False
+        """Delete the conversation on screen; the newest remaining one (or a new one) shows,
+        and Undo brings the deleted one back. Outputs: the shown ones, the deleted one, Undo."""
+        store = C.clean_store(store)
+        gone = C.find(store, conversation["id"])
+        store = C.removed(store, conversation["id"])
+        shown = C.find(store, store["current"]) or C.new_conversation()
+        if gone is None:  # nothing saved to delete (an empty conversation)
+            return (shown, store, chat_html(shown), sources_html(shown), picker(store), notice(), False, gr.skip(),
+                    gr.skip())
+        said = notice(f"Deleted “{_clip(gone.get('title') or 'Untitled', 60)}”. Undo brings it back.", "info")
+        return (shown, store, chat_html(shown), sources_html(shown), picker(store), said, False, gone,
+                gr.update(visible=True))
+
+    def undo_delete(gone: C.Conversation | None, store: Any) -> tuple[Any, ...]:
+        """Undo: the last deleted conversation back in the list, and on screen."""
+        store = C.clean_store(store)
+        restored = C.clean_store({"current": None, "items": [gone]})["items"] if gone else []
+        if not restored:
+            return (gr.skip(), store, gr.skip(), gr.skip(), picker(store), notice(), gr.skip(), None,
+                    gr.update(visible=False))
+        conversation = restored[0]
+        store = C.saved(store, conversation)
+        return (conversation, store, chat_html(conversation), sources_html(conversation), picker(store),
+                notice(f"Restored “{_clip(conversation.get('title') or 'Untitled', 60)}”.", "info"), False, None,
+                gr.update(visible=False))
 
     def ask(question: str) -> dict[str, Any]:
         """Answer one question about the articles; returns the JSON object of `rag ask --json`:
@@ -225,7 +253,8 @@ def make_handlers(service: ChatService) -> dict[str, Handler]:
         return render_documents(service.space(visitor).documents)
 
     return {"restore": restore, "visitor_id": visitor_id, "respond": respond, "stop": stop, "retry": retry,
-            "edit": edit, "clear": clear, "new_chat": new_chat, "switch": switch, "delete": delete, "ask": ask,
+            "edit": edit, "clear": clear, "new_chat": new_chat, "switch": switch, "delete": delete,
+            "undo_delete": undo_delete, "ask": ask,
             "upload": upload,
             "remove": remove, "uploads": uploads, "switch_answerer": switch_answerer, "corpus": corpus}
 
