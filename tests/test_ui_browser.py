@@ -300,3 +300,45 @@ def test_short_answers_are_bold_and_doubt_and_refusal_are_marked_apart(page):
     assert len(colours) == 3
     OUT.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(OUT / "short_uncertain_refusal.png"), full_page=True)
+
+
+def test_on_a_phone_titles_clear_the_arrow_file_names_clear_the_close_button_and_an_added_file_shows(
+        browser, app, tmp_path: Path):
+    page = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                               device_scale_factor=2).new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(app[0])
+    page.wait_for_selector("#chat .chat-log")
+    long_question = ("What did the Hamas delegation led by Saleh al-Arouri discuss with Ayatollah Khamenei "
+                     "in Tehran in July?")
+    ask(page, long_question)
+    # The Conversations title ends before the dropdown's arrow begins.
+    page.wait_for_function("() => document.querySelector('#conversations input').value.length > 20")
+    text_end = page.evaluate("""() => { const i = document.querySelector('#conversations input');
+        const r = i.getBoundingClientRect(); return r.right - parseFloat(getComputedStyle(i).paddingRight); }""")
+    arrow = page.locator("#conversations .icon-wrap").bounding_box()
+    assert text_end <= arrow["x"] + 1, (text_end, arrow)
+    # The citation card's × covers no part of a long file name.
+    page.locator("#chat .msg.bot a.cite-link").first.tap()
+    card = page.locator("#chat .cite-card:not([hidden])").first
+    card.wait_for(state="visible")
+    overlap = card.evaluate("""card => { const x = card.querySelector('.card-close').getBoundingClientRect();
+        const hit = r => r.left < x.right && x.left < r.right && r.top < x.bottom && x.top < r.bottom;
+        return [...card.querySelectorAll('.src-file, .src-title, b')]
+            .some(e => [...e.getClientRects()].some(hit)); }""")
+    assert overlap is False
+    # A file just added is in view in the Corpus panel's scroll box, not below its fold.
+    source = tmp_path / "A very long and descriptive name for the harbour article.md"
+    source.write_text(HARBOR_DOC, encoding="utf-8")
+    page.set_input_files("#upload input[type=file]", str(source))
+    row = page.locator("#corpus tr.uploaded").first
+    row.wait_for()
+    inside = row.evaluate("""r => { const box = r.closest('#corpus').getBoundingClientRect();
+        let scroller = r.parentElement; while (scroller && scroller.scrollHeight <= scroller.clientHeight + 1)
+            { scroller = scroller.parentElement; }
+        const s = (scroller || document.documentElement).getBoundingClientRect(); const b = r.getBoundingClientRect();
+        return b.top >= Math.max(s.top, box.top) - 1 && b.bottom <= Math.min(s.bottom, box.bottom) + 1; }""")
+    assert inside is True
+    OUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUT / "phone-layout.png"), full_page=True)
+    page.context.close()

@@ -34,10 +34,11 @@ sup.cite a.cite-link:hover, sup.cite a.cite-link[aria-expanded="true"] { backgro
   sup.cite a.cite-link { display: inline-block; min-width: 30px; min-height: 30px; line-height: 30px;
                          text-align: center; font-size: 1.2em; }
 }
-.cite-card { display: block; position: relative; margin: 6px 0; padding: 8px 30px 8px 10px; font-size: 0.9em;
+.cite-card { display: block; position: relative; margin: 6px 0; padding: 8px 40px 8px 10px; font-size: 0.9em;
              font-style: normal; white-space: normal; border: 1px solid var(--color-accent); border-radius: 8px;
              background: var(--background-fill-primary); box-shadow: 0 2px 8px rgba(0, 0, 0, 0.15); }
 .cite-card[hidden] { display: none; }
+.cite-card .src-file, .cite-card .src-title { overflow-wrap: anywhere; }  /* long names wrap, clear of the × */
 .cite-card q { display: block; margin: 4px 0 6px; }
 .cite-card .card-close { position: absolute; top: 2px; right: 6px; border: 0; background: none; font-size: 1.2em;
                          cursor: pointer; color: var(--body-text-color-subdued); min-width: 28px; min-height: 28px; }
@@ -68,7 +69,7 @@ blockquote.passage { margin: 6px 0 2px; padding-left: 10px; border-left: 2px sol
 blockquote.passage mark { background: #fff176; color: #111; padding: 0 1px; }
 details.uncited { margin-top: 10px; opacity: 0.85; }
 details.uncited .passage-item { margin: 8px 0; }
-.notice { padding: 6px 10px; border-radius: 6px; margin: 4px 0; }
+.notice { padding: 6px 10px; border-radius: 6px; margin: 4px 0; overflow-wrap: anywhere; }
 .notice-error { background: rgba(198, 40, 40, 0.1); color: #c62828; }
 .notice-warning { background: rgba(230, 81, 0, 0.1); color: #e65100; }
 .notice-info { background: rgba(46, 125, 50, 0.1); color: #2e7d32; }
@@ -78,6 +79,11 @@ details.uncited .passage-item { margin: 8px 0; }
 .corpus .date-note { color: var(--body-text-color-subdued); font-size: 0.85em; }
 .corpus td.doc-file { font-family: var(--font-mono); font-size: 0.85em; overflow-wrap: anywhere; }
 #examples button { font-size: 0.85em; }
+/* A long conversation title ends in an ellipsis clear of the dropdown's arrow. */
+#conversations input[role="combobox"] { padding-right: 30px !important; text-overflow: ellipsis; overflow: hidden;
+                                        white-space: nowrap; }
+.corpus tr.uploaded td.doc-title::after { content: " (added)"; color: var(--body-text-color-subdued);
+                                          font-size: 0.85em; }
 #notice { margin: 0; }
 """
 

@@ -278,9 +278,14 @@ def render_documents(documents: Sequence[Mapping[str, Any]]) -> str:
             return f'{esc(d["date"])} <span class="date-note" title="the file\'s modification date">(file)</span>'
         return esc(d["date"])
 
+    # Added files first, newest first: a file just added shows at the top of the scroll box,
+    # never below its fold.
+    added = [d for d in documents if str(d.get("source") or "").startswith("uploads/")]
+    ordered = added[::-1] + [d for d in documents if d not in added]
     rows = "".join(
-        f'<tr><td class="doc-title">{esc(d.get("title") or "")}</td><td class="doc-date">{date(d)}'
-        f'</td><td class="doc-file">{esc(d.get("source") or "")}</td></tr>' for d in documents)
+        f'<tr{" class=uploaded" if d in added else ""}><td class="doc-title">{esc(d.get("title") or "")}</td>'
+        f'<td class="doc-date">{date(d)}</td><td class="doc-file">{esc(d.get("source") or "")}</td></tr>'
+        for d in ordered)
     return (f'<div class="corpus"><p class="corpus-count">{len(documents)} articles indexed</p>'
             f'<table><thead><tr><th>Title</th><th>Date</th><th>File</th></tr></thead>'
             f'<tbody>{rows}</tbody></table></div>')
