@@ -193,10 +193,11 @@ def cmd_index(args: argparse.Namespace) -> int:
                                fix=rebuild_hint(args.corpus, args.index_dir, config), workers=os.cpu_count() or 1,
                                ray=ray)
     counts = store.manifest["counts"]
+    dated = f" ({sum(date is not None for _, _, date in store.documents())} dated)"
     if report.reused:
-        print(f"Index up to date: {counts['documents']} documents, {counts['chunks']} passages ({index_dir})")
+        print(f"Index up to date: {counts['documents']} documents{dated}, {counts['chunks']} passages ({index_dir})")
     else:
-        print(f"Indexed {counts['documents']} documents, {counts['chunks']} passages in "
+        print(f"Indexed {counts['documents']} documents{dated}, {counts['chunks']} passages in "
               f"{report.seconds:.1f}s: {len(report.embedded)} files embedded, {len(report.kept)} reused, "
               f"{len(report.removed)} removed, {len(report.skipped)} skipped ({index_dir})")
         if config.document_encoder == "fp32" and len(report.embedded) >= _BF16_TIP_FILES:

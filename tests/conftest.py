@@ -72,7 +72,8 @@ def small_corpus(tmp_path: Path) -> Path:
         "Rocket attack on the border\n\nMilitants fired 12 rockets at the town on Monday. "
         "The army said nobody was hurt.\n\nThe mayor, Dr. Ruth Levi, asked for calm.\n", encoding="utf-8")
     (root / "b.md").write_text(
-        "# Talks in Cairo\n\nEgyptian mediators hosted both delegations in Cairo on Sept. 3, 2019. "
+        "# Talks in Cairo\n\n*Published Sept. 3, 2019*\n\n"
+        "Egyptian mediators hosted both delegations in Cairo on Monday. "
         "The talks ended without an agreement.\n", encoding="utf-8")
     sub = root / "world"
     sub.mkdir()

@@ -104,7 +104,7 @@ def test_text_mode_prints_answer_and_numbered_sources(bot, capsys):
 def test_corrupt_index_via_cli_gives_the_fix_and_no_traceback(tmp_path, corpus_copy, capsys):
     index_dir = tmp_path / "idx"
     assert main(["index", "--corpus", str(corpus_copy), "--index-dir", str(index_dir)]) == 0
-    assert "Indexed 5 documents" in capsys.readouterr().out
+    assert "Indexed 5 documents (3 dated)" in capsys.readouterr().out  # 002 and 003 state no date
     build = index_dir / (index_dir / "CURRENT").read_text().strip()
     (build / "index.sqlite").write_bytes(b"not a database" * 100)
     code = main(["ask", AROURI, "--corpus", str(corpus_copy), "--index-dir", str(index_dir)])

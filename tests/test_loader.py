@@ -108,11 +108,11 @@ def test_dates_come_from_page_and_pdf_metadata_when_the_text_gives_none(tmp_path
               title="Council budget", created="D:20180301120000Z")
     (tmp_path / "dated.html").write_text(
         '<html><head><meta name="date" content="2001-01-01"></head><body><h1>Old news</h1>'
-        "<p>Seen on 22 July 2019 in Tehran.</p></body></html>", encoding="utf-8")
+        "<p>Published 22 July 2019</p><p>It happened.</p></body></html>", encoding="utf-8")
     docs = _docs(tmp_path)
     assert docs["page.html"].date == "2019-07-22" and docs["timed.html"].date == "2020-01-05"
     assert docs["report.pdf"].date == "2018-03-01"
-    assert docs["dated.html"].date == "2019-07-22"  # the article's own text wins over metadata
+    assert docs["dated.html"].date == "2001-01-01"  # a page's own publication metadata wins over its text
 
 
 def _html_doc(tmp_path: Path, body: str) -> "object":

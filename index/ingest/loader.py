@@ -180,6 +180,27 @@ def _iso_date(value: object) -> str | None:
     return f"{m.group(1)}-{m.group(2)}-{m.group(3)}" if m and 1900 <= int(m.group(1)) <= 2100 else None
 
 
+def _json_ld_date(soup: Any) -> str | None:
+    """``datePublished`` of the page's schema.org JSON-LD (an article, or one in a @graph)."""
+    import json
+
+    for script in soup.find_all("script", attrs={"type": "application/ld+json"}):
+        try:
+            data = json.loads(script.string or "")
+        except ValueError:
+            continue
+        stack = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                if date := _iso_date(item.get("datePublished")):
+                    return date
+                stack.extend(v for k, v in item.items() if k in ("@graph", "mainEntity", "mainEntityOfPage"))
+    return None
+
+
 def _html_text(html: str) -> tuple[str, str, str | None]:
     """Visible text of an HTML page, one block per line, its title and its publication date."""
     from bs4 import BeautifulSoup
@@ -193,6 +214,8 @@ def _html_text(html: str) -> tuple[str, str, str | None]:
         key = str(meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
         if key in _DATE_META and (date := _iso_date(meta.get("content"))):
             break
+    if date is None:
+        date = _json_ld_date(soup)
     if date is None and (tag := soup.find("time", attrs={"datetime": True})):
         date = _iso_date(tag.get("datetime"))
     for tag in soup(list(_INVISIBLE)):
@@ -293,7 +316,7 @@ def read_document(source: SourceFile) -> Document | None:
             for pattern, repl in _MD_MARKUP:
                 raw = pattern.sub(repl, raw)
     cleaned = clean_text(raw, title_hint=" ".join(title_hint.split()), fallback_title=Path(name).stem,
-                         date_hint=date_hint)
+                         date_hint=date_hint, hint_first=suffix in (".html", ".htm", ".md", ".markdown", ".txt"))
     if not cleaned.text.strip():
         log.warning("skipped %s: no text left after cleaning", name)
         return None
