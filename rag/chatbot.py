@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from index import BuildReport, Embedder, IndexStore, SentenceTransformerEmbedder, open_index, rebuild_hint
 
@@ -28,6 +28,9 @@ from .verify.citations import number_records
 # Documents of a bot's uploads folder have ids under this prefix ("uploads/notes.md").
 UPLOADS_PREFIX = "uploads"
 
+
+if TYPE_CHECKING:
+    from .timeline import Timeline
 
 def validate_question(question: object, max_chars: int) -> str:
     """Return the stripped question, or raise ValueError with a one-line reason."""
@@ -250,6 +253,13 @@ class Chatbot:
                                  complete=False)
             shown += " "  # the next part's answer follows as a new sentence
         yield self._finish(turn, drafts)
+
+    def timeline(self, query: str, k: int | None = None) -> Timeline:
+        """The reports on ``query`` in publication order, each with its sentence that best
+        matches, undated ones apart (``rag/timeline.py``)."""
+        from .timeline import build_timeline
+
+        return build_timeline(self, query, k)
 
     @property
     def documents(self) -> list[dict[str, Any]]:

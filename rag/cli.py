@@ -124,6 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_answerer_args(p)
     p.set_defaults(func=cmd_ask)
 
+    p = sub.add_parser("timeline", help="the reports on a question in publication order")
+    p.add_argument("query", help="what the story is about (a question or a few words)")
+    _add_corpus_args(p)
+    p.add_argument("-k", "--top-k", type=int, default=None, help="passages to look through (default twice top_k)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--no-update", action="store_true", help="use the index as it is, without looking for changes")
+    p.set_defaults(func=cmd_timeline)
+
     p = sub.add_parser("bench", help="measure cold start, build time, latency, throughput, memory")
     _add_corpus_args(p)
     p.add_argument("--questions", type=Path, default=None, help="questions file, one per line")
@@ -239,6 +247,28 @@ def format_answer(answer: Any) -> str:
             lines.append(f"  [{c.marker}] {c.title} ({c.source}{date})")
             lines.append(f"      \u201c{c.quote}\u201d")
     return "\n".join(lines).rstrip()
+
+
+def cmd_timeline(args: argparse.Namespace) -> int:
+    from .chatbot import validate_question
+
+    validate_question(args.query, MAX_QUESTION_CHARS)  # fail fast, before loading anything
+    out = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        timeline = _open_bot(args).timeline(args.query, args.top_k)
+    if args.json:
+        print(json.dumps(timeline.to_json(), ensure_ascii=False), file=out)
+        return 0
+    print(f"Timeline: {timeline.query}", file=out)
+    for e in timeline.dated:
+        print(f"  {e.date}  {e.title} ({e.source})\n              \u201c{e.sentence}\u201d", file=out)
+    if timeline.undated:
+        print("Undated:", file=out)
+        for e in timeline.undated:
+            print(f"  {'':10}  {e.title} ({e.source})\n              \u201c{e.sentence}\u201d", file=out)
+    if not timeline.dated and not timeline.undated:
+        print("  (no report found)", file=out)
+    return 0
 
 
 def _read_questions(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:

@@ -87,6 +87,7 @@ def build_app(bot: Chatbot | ChatService, config: UIConfig | None = None) -> gr.
                 chat = gr.HTML(render_conversation([]), elem_id="chat", js_on_load=CITATION_JS, container=True,
                                padding=True, autoscroll=True, min_height=320, max_height=620)
                 notice = gr.HTML("", elem_id="notice", js_on_load=None, visible=False)
+                timeline = gr.HTML("", elem_id="timeline", js_on_load=None, visible=False, max_height=620)
                 with gr.Row():
                     question = gr.Textbox(placeholder="Ask about the articles…", show_label=False, lines=1,
                                           max_lines=4, scale=5, elem_id="question", autofocus=True)
@@ -96,6 +97,7 @@ def build_app(bot: Chatbot | ChatService, config: UIConfig | None = None) -> gr.
                     retry = gr.Button("↻ Retry", size="sm", elem_id="retry")
                     edit = gr.Button("✎ Edit last question", size="sm", elem_id="edit")
                     clear = gr.Button("Clear", size="sm", elem_id="clear")
+                    timeline_btn = gr.Button("Timeline", size="sm", elem_id="timeline-btn")
                 with gr.Row(elem_id="examples"):
                     examples = [gr.Button(q, size="sm", variant="secondary") for q in config.examples]
             with gr.Column(scale=2):
@@ -147,6 +149,8 @@ def build_app(bot: Chatbot | ChatService, config: UIConfig | None = None) -> gr.
         delete.click(h["delete"], inputs=[conv, store], outputs=[*shown, trash, undo], **quick)
         undo.click(h["undo_delete"], inputs=[trash, store], outputs=[*shown, trash, undo], **quick)
         picker.input(h["switch"], inputs=[picker, conv, store], outputs=shown, **quick)
+        timeline_btn.click(h["timeline"], inputs=[question, conv], outputs=[timeline, notice],
+                           show_progress="minimal", **private)
         answerer.change(h["switch_answerer"], inputs=answerer, outputs=notice, **private)
         files.upload(h["upload"], inputs=[files, visitor], outputs=[notice, corpus, files, uploaded, visitor],
                      show_progress_on=files, **private)

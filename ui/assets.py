@@ -79,6 +79,12 @@ details.uncited .passage-item { margin: 8px 0; }
 .corpus .date-note { color: var(--body-text-color-subdued); font-size: 0.85em; }
 .corpus td.doc-file { font-family: var(--font-mono); font-size: 0.85em; overflow-wrap: anywhere; }
 #examples button { font-size: 0.85em; }
+.timeline ol.tl { list-style: none; padding-left: 0; margin: 4px 0 10px; border-left: 2px solid var(--color-accent); }
+.timeline li.tl-entry { margin: 0 0 10px 10px; }
+.timeline .tl-date { font-weight: 700; font-variant-numeric: tabular-nums; margin-right: 6px; }
+.timeline .tl-date.undated { color: var(--body-text-color-subdued); font-weight: 400; }
+.timeline q.tl-quote { display: block; margin: 2px 0; font-style: italic; }
+.timeline summary { cursor: pointer; overflow-wrap: anywhere; }
 /* A long conversation title ends in an ellipsis clear of the dropdown's arrow. */
 #conversations input[role="combobox"] { padding-right: 30px !important; text-overflow: ellipsis; overflow: hidden;
                                         white-space: nowrap; }

@@ -17,7 +17,15 @@ from index import RagError
 from rag.records import Answer
 
 from . import conversations as C
-from .render import render_answer, render_conversation, render_documents, render_notice, render_question, render_sources
+from .render import (
+    render_answer,
+    render_conversation,
+    render_documents,
+    render_notice,
+    render_question,
+    render_sources,
+    render_timeline,
+)
 from .service import ChatService
 from .visitors import new_visitor_id, valid_visitor_id
 
@@ -199,6 +207,19 @@ def make_handlers(service: ChatService) -> dict[str, Handler]:
                 notice(f"Restored “{_clip(conversation.get('title') or 'Untitled', 60)}”.", "info"), False, None,
                 gr.update(visible=False))
 
+    def timeline(question: str, conversation: C.Conversation) -> tuple[Any, ...]:
+        """Timeline: the reports on the question in the box (else the last one asked), in
+        publication order. Outputs: the timeline panel, notice."""
+        query = (question or "").strip() or next((t["question"] for t in reversed(conversation["turns"])), "")
+        if not query:
+            return gr.skip(), notice("Type a question or a few words about the story, then press Timeline.",
+                                     "warning")
+        try:
+            shown = service.timeline(query)
+        except (ValueError, RagError) as exc:
+            return gr.skip(), notice(str(exc))
+        return gr.update(value=render_timeline(shown), visible=True), notice()
+
     def ask(question: str) -> dict[str, Any]:
         """Answer one question about the articles; returns the JSON object of `rag ask --json`:
         id, question, answer (with inline [n] markers), refused, citations, timings_ms."""
@@ -254,7 +275,7 @@ def make_handlers(service: ChatService) -> dict[str, Handler]:
 
     return {"restore": restore, "visitor_id": visitor_id, "respond": respond, "stop": stop, "retry": retry,
             "edit": edit, "clear": clear, "new_chat": new_chat, "switch": switch, "delete": delete,
-            "undo_delete": undo_delete, "ask": ask,
+            "undo_delete": undo_delete, "timeline": timeline, "ask": ask,
             "upload": upload,
             "remove": remove, "uploads": uploads, "switch_answerer": switch_answerer, "corpus": corpus}
 

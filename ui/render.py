@@ -289,3 +289,22 @@ def render_documents(documents: Sequence[Mapping[str, Any]]) -> str:
     return (f'<div class="corpus"><p class="corpus-count">{len(documents)} articles indexed</p>'
             f'<table><thead><tr><th>Title</th><th>Date</th><th>File</th></tr></thead>'
             f'<tbody>{rows}</tbody></table></div>')
+
+
+def render_timeline(timeline: Any) -> str:
+    """A story's timeline: the dated reports oldest first, each with its date, headline, file
+    and best-matching sentence (its passage a click away), then the undated ones apart."""
+    def entry(e: Any) -> str:
+        when = (f'<span class="tl-date">{esc(e.date)}</span>' if e.date
+                else '<span class="tl-date undated">undated</span>')
+        passage = highlight_quote(e.passage, e.sentence) if e.passage else ""
+        return (f'<li class="tl-entry">{when}<details><summary>{_meta(e.title, None, e.source)}'
+                f'<q class="tl-quote">{esc(e.sentence)}</q></summary>'
+                f'<blockquote class="passage">{passage}</blockquote></details></li>')
+
+    if not timeline.dated and not timeline.undated:
+        return f'<div class="timeline"><p>No report found on “{esc(timeline.query)}”.</p></div>'
+    undated = (f'<h4>Undated</h4><ol class="tl undated">{"".join(entry(e) for e in timeline.undated)}</ol>'
+               if timeline.undated else "")
+    return (f'<div class="timeline"><h4>Timeline: {esc(timeline.query)}</h4>'
+            f'<ol class="tl">{"".join(entry(e) for e in timeline.dated)}</ol>{undated}</div>')

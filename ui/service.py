@@ -145,6 +145,11 @@ class ChatService:
         with self._lock:
             return bot.ask(question, history, k, hybrid)
 
+    def timeline(self, query: str) -> Any:
+        """The reports on ``query`` in publication order (``Chatbot.timeline``)."""
+        with self._lock:
+            return self.default_bot.timeline(query)
+
     def stream(self, question: str, history: Sequence[Any] | None = None, k: int | None = None,
                answerer: str | None = None, hybrid: bool | None = None) -> Iterator[Answer]:
         """The growing answer, as ``Chatbot.stream`` yields it; the lock is held per step, not

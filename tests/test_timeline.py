@@ -1,0 +1,80 @@
+"""A story's timeline through the Python API and the CLI, on fourteen reports of one
+developing story the test writes (twelve dated over three weeks, two undated)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import rag
+from rag.cli import main
+
+from .story import REPORTS, write_story
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def story_bot(embedder, tmp_path_factory):
+    root = tmp_path_factory.mktemp("story")
+    return rag.Chatbot.from_corpus(write_story(root / "corpus"), index_dir=root / "index", embedder=embedder)
+
+
+def test_the_timeline_lists_the_reports_in_publication_order_with_the_undated_apart(story_bot):
+    timeline = story_bot.timeline("What happened after the Marlow bridge collapse?", k=40)
+    dates = {name: date for name, date, _, _ in REPORTS}
+    assert [e.source for e in timeline.dated] == sorted((n for n, d in dates.items() if d), key=dates.get)
+    assert sorted(e.source for e in timeline.undated) == ["u01.txt", "u02.txt"]
+    for entry in timeline.dated + timeline.undated:
+        doc = story_bot.store.docs[entry.source]
+        assert doc.text[entry.start:entry.end] == entry.sentence  # offsets as citations give them
+        assert entry.date == dates[entry.source] and entry.title == doc.title
+        assert entry.sentence in entry.passage
+
+
+def test_rag_timeline_prints_json_or_dated_lines(story_bot, capsys):
+    args = ["timeline", "Marlow bridge collapse toll", "-k", "40", "--corpus", str(story_bot.corpus_dir),
+            "--index-dir", str(story_bot.index_dir)]
+    assert main([*args, "--json"]) == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert [e["date"] for e in obj["dated"]] == sorted(e["date"] for e in obj["dated"]) and len(obj["dated"]) == 12
+    assert {e["source"] for e in obj["undated"]} == {"u01.txt", "u02.txt"}
+    assert set(obj["dated"][0]) == {"source", "title", "date", "sentence", "chunk_id", "start", "end", "score"}
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert out.index("2021-03-01") < out.index("2021-03-21") < out.index("Undated:")
+
+
+def test_an_empty_timeline_query_is_a_clear_error(story_bot):
+    with pytest.raises(ValueError, match="empty"):
+        story_bot.timeline("   ")
+
+
+def test_the_pages_timeline_lists_the_reports_in_order_escaped_on_desktop_and_phone(story_bot, browser):
+    from ui.render import render_timeline
+
+    from .ui_helpers import OUT, launch
+
+    hostile = render_timeline(story_bot.timeline("Marlow bridge <script>alert(1)</script> collapse", k=40))
+    assert "<script>" not in hostile and "&lt;script&gt;" in hostile
+    demo, url = launch(story_bot)
+    try:
+        OUT.mkdir(parents=True, exist_ok=True)
+        for name, viewport in (("desktop", {"width": 1400, "height": 1000}), ("phone", {"width": 390, "height": 844})):
+            page = browser.new_context(viewport=viewport).new_page()
+            page.set_default_timeout(30_000)
+            page.goto(url)
+            page.wait_for_selector("#chat .chat-log")
+            page.locator("#question textarea").fill("What happened after the Marlow bridge collapse?")
+            page.locator("#timeline-btn").click()
+            page.locator("#timeline ol.tl li.tl-entry").first.wait_for()
+            dates = page.locator("#timeline ol.tl:not(.undated) .tl-date").all_inner_texts()
+            assert dates == sorted(dates) and len(dates) >= 10 and dates[0] == "2021-03-01"
+            assert page.locator("#timeline ol.undated li").count() == 2
+            page.locator("#timeline ol.tl li.tl-entry summary").first.click()  # its passage, a click away
+            page.locator("#timeline details[open] blockquote.passage mark").first.wait_for()
+            page.screenshot(path=str(OUT / f"timeline-{name}.png"), full_page=True)
+            page.context.close()
+    finally:
+        demo.close()
