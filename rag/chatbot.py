@@ -112,6 +112,7 @@ class Chatbot:
 
     def _use(self, store: IndexStore, previous: Answerer | None = None) -> None:
         self.store = store
+        self._undated: int | None = None
         # Read from the index as questions need it, and shared: the aliases and the answerer
         # both consult it.
         vocabulary = CorpusVocabulary(store)
@@ -173,16 +174,34 @@ class Chatbot:
         return cls(store, embedder, cfg, corpus_dir, report, index_dir, uploads)
 
     def ask(self, question: str, history: Sequence[Any] | None = None, k: int | None = None,
-            hybrid: bool | None = None, exclude: Callable[[Passage], bool] | None = None) -> Answer:
+            hybrid: bool | None = None, exclude: Callable[[Passage], bool] | None = None,
+            since: str | None = None, until: str | None = None) -> Answer:
         """Answer ``question``; ``history`` holds earlier turns (chat messages, (question,
         answer) pairs or earlier questions); ``k`` and ``hybrid`` override the configured
         retrieval for this call. Passages ``exclude`` is true of are left out, and the next
         ones take their places, as an archive without them would answer (a source the reader
-        distrusts; the evaluation's withheld-answer check). Raises ValueError for an empty or
-        over-long question."""
-        turn = self._retrieve(question, history, k, hybrid, exclude)
+        distrusts; the evaluation's withheld-answer check). ``since`` / ``until`` (YYYY-MM-DD,
+        inclusive) answer only from reports published then; undated reports are left out, and
+        the answer's ``period`` says how many. Raises ValueError for an empty or over-long
+        question, or a malformed date."""
+        period = self._period(since, until)
+        turn = self._retrieve(question, history, k, hybrid, _either(exclude, period[1] if period else None))
+        if period and not turn.passages:  # say so plainly, rather than a generic refusal
+            return self._finish(turn, [Draft(refused=True, refusal=_no_report(period[0]))], period[0])
         drafts = [self.answerer.answer(part, ps) for part, ps in zip(turn.parts, turn.rankings, strict=True)]
-        return self._finish(turn, drafts)
+        return self._finish(turn, drafts, period[0] if period else None)
+
+    def _period(self, since: str | None, until: str | None) -> tuple[dict[str, Any], Callable[[Passage], bool]] | None:
+        """What a period restriction says (for the answer) and the passages it leaves out."""
+        if not since and not until:
+            return None
+        low, high = _iso_day(since, "since"), _iso_day(until, "until")
+        if low and high and low > high:
+            raise ValueError(f"the period is empty: since {low} is after until {high}")
+        if self._undated is None:  # counted once per index, not per question
+            self._undated = sum(date is None for _, _, date in self.store.documents())
+        said = {"since": low, "until": high, "undated_left_out": self._undated}
+        return said, lambda p: p.date is None or bool(low and p.date < low) or bool(high and p.date > high)
 
     def _retrieve(self, question: str, history: Sequence[Any] | None, k: int | None,
                   hybrid: bool | None, exclude: Callable[[Passage], bool] | None = None) -> _Turn:
@@ -205,7 +224,7 @@ class Chatbot:
         # Twice as deep, so that the passages left out are replaced by the next ones.
         return [p for p in self.retriever.retrieve(query, 2 * k if k > 0 else k, hybrid) if not exclude(p)][:k]
 
-    def _finish(self, turn: _Turn, drafts: list[Draft]) -> Answer:
+    def _finish(self, turn: _Turn, drafts: list[Draft], period: dict[str, Any] | None = None) -> Answer:
         """The answer composed from each part's draft, with its timings."""
         draft = merge_drafts(drafts)
         composed = compose(draft, self.store, turn.passages)
@@ -217,10 +236,12 @@ class Chatbot:
                       turn.query, verification=number_records(records, composed.citations),
                       conflicts=composed.conflicts, confidence=draft.confidence, status=draft.status,
                       short_answer=composed.short,
-                      written_by=next((d.written_by for d in drafts if getattr(d, "written_by", None)), None))
+                      written_by=next((d.written_by for d in drafts if getattr(d, "written_by", None)), None),
+                      period=period)
 
     def stream(self, question: str, history: Sequence[Any] | None = None,
-               k: int | None = None, hybrid: bool | None = None) -> Iterator[Answer]:
+               k: int | None = None, hybrid: bool | None = None, since: str | None = None,
+               until: str | None = None) -> Iterator[Answer]:
         """Yield the answer as it grows; the last one has ``complete=True``.
 
         A generative answerer's sentences are yielded as each one passes the citation check
@@ -230,7 +251,7 @@ class Chatbot:
         """
         stream_answer = getattr(self.answerer, "stream_answer", None)
         if stream_answer is None:
-            answer = self.ask(question, history, k, hybrid)
+            answer = self.ask(question, history, k, hybrid, since=since, until=until)
             pieces = re.findall(r"\S+\s*", answer.text)
             for i in range(1, len(pieces)):
                 yield Answer(answer.question, "".join(pieces[:i]).rstrip(), answer.refused,
@@ -238,7 +259,8 @@ class Chatbot:
                              answer.id, complete=False)
             yield answer
             return
-        turn = self._retrieve(question, history, k, hybrid)
+        period = self._period(since, until)
+        turn = self._retrieve(question, history, k, hybrid, period[1] if period else None)
         drafts: list[Draft] = []
         shown = ""
         for part, passages in zip(turn.parts, turn.rankings, strict=True):
@@ -252,7 +274,7 @@ class Chatbot:
                     yield Answer(turn.question, shown.strip(), False, [], turn.passages, {}, turn.query,
                                  complete=False)
             shown += " "  # the next part's answer follows as a new sentence
-        yield self._finish(turn, drafts)
+        yield self._finish(turn, drafts, period[0] if period else None)
 
     def timeline(self, query: str, k: int | None = None) -> Timeline:
         """The reports on ``query`` in publication order, each with its sentence that best
@@ -301,6 +323,36 @@ class _Turn:
     passages: list[Passage]  # all of them interleaved, best first
     started: float
     retrieved: float
+
+
+def _no_report(period: dict[str, Any]) -> str:
+    when = " and ".join(x for x in (f"from {period['since']}" if period["since"] else "",
+                                    f"until {period['until']}" if period["until"] else "") if x)
+    undated = period["undated_left_out"]
+    return (f"No report published {when} speaks of this" +
+            (f" ({undated} undated report{'s' if undated != 1 else ''} left out)." if undated else "."))
+
+
+def _iso_day(value: str | None, name: str) -> str | None:
+    """``value`` as YYYY-MM-DD (None stays None); ValueError with a one-line reason otherwise."""
+    import datetime
+
+    if not value:
+        return None
+    try:
+        return datetime.date.fromisoformat(str(value).strip()[:10]).isoformat()
+    except ValueError:
+        raise ValueError(f"{name} must be a date written YYYY-MM-DD, got {value!r}") from None
+
+
+Exclude = Callable[[Passage], bool]
+
+
+def _either(a: Exclude | None, b: Exclude | None) -> Exclude | None:
+    """A passage left out by either (None: by neither)."""
+    if a is None or b is None:
+        return a or b
+    return lambda p: a(p) or b(p)
 
 
 def _interleave(rankings: list[list[Passage]]) -> list[Passage]:

@@ -121,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", type=Path, help="JSONL file of {\"question\", \"id\"} objects ('-' for stdin)")
     p.add_argument("--no-update", action="store_true",
                    help="answer from the index as it is, without looking for changed files (large archives)")
+    p.add_argument("--since", default=None, metavar="YYYY-MM-DD", help="only reports published on or after")
+    p.add_argument("--until", default=None, metavar="YYYY-MM-DD", help="only reports published on or before")
     _add_answerer_args(p)
     p.set_defaults(func=cmd_ask)
 
@@ -232,6 +234,10 @@ def format_answer(answer: Any) -> str:
         lines.append(f"Answer{hedge}: {short['text']} [{short['marker']}]")
     # Disagreeing accounts are listed one per line, each with its source, instead of run together.
     lines += [] if conflicts else [answer.text, ""]
+    if period := getattr(answer, "period", None):
+        undated = f"; {period['undated_left_out']} undated left out" if period["undated_left_out"] else ""
+        lines[-1:-1] = [f"(Only reports published {period['since'] or 'any time'} to {period['until'] or 'now'}"
+                        f"{undated}.)"]
     by_marker = {c.marker: c for c in answer.citations}
     for conflict in conflicts:
         lines.append(f"Reports differ ({conflict['kind']}):")
@@ -315,14 +321,15 @@ def _ask_all(args: argparse.Namespace, bot: Any, out: TextIO) -> int:
         print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else format_answer(answer),
               file=out, flush=True)
 
+    when = {"since": args.since, "until": args.until}
     if args.file is None:
-        emit(bot.ask(args.question))
+        emit(bot.ask(args.question, **when))
         return 0
     for number, item, error in _read_questions(args.file):
         qid = item.get("id") if item else None
         if error is None:
             try:
-                answer = bot.ask(item["question"])
+                answer = bot.ask(item["question"], **when)
             except ValueError as exc:
                 error = f"line {number}: {exc}"
             else:

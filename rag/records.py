@@ -74,6 +74,8 @@ class Answer:
     # The local model that wrote the answer's sentences (each checked against what it cites);
     # None when they are quoted from the articles.
     written_by: str | None = None
+    # A publication period the answer was restricted to: {since, until, undated_left_out}.
+    period: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object that ``rag ask --json`` prints."""
@@ -89,6 +91,8 @@ class Answer:
             "confidence": None if self.confidence is None else round(self.confidence, 4),
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }
+        if self.period is not None:  # only when asked for a period
+            out["period"] = self.period
         if self.verification:  # only generated answers have one; the extractive contract is unchanged
             out["verification"] = self.verification
             out["written_by"] = self.written_by

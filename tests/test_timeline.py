@@ -78,3 +78,27 @@ def test_the_pages_timeline_lists_the_reports_in_order_escaped_on_desktop_and_ph
             page.context.close()
     finally:
         demo.close()
+
+
+def test_a_period_answers_only_from_reports_published_then_and_says_what_it_left_out(story_bot, capsys):
+    question = "What was the death toll of the Marlow bridge collapse?"
+    early = story_bot.ask(question, since="2021-03-01", until="2021-03-03")
+    dates = {name: date for name, date, _, _ in REPORTS}
+    assert early.citations and all("2021-03-01" <= dates[c.source] <= "2021-03-03" for c in early.citations)
+    assert all(p.date and "2021-03-01" <= p.date <= "2021-03-03" for p in early.passages)
+    assert early.period == {"since": "2021-03-01", "until": "2021-03-03", "undated_left_out": 2}
+    assert early.to_json()["period"] == early.period and "period" not in story_bot.ask(question).to_json()
+    none = story_bot.ask(question, since="2022-01-01")
+    assert none.refused and "No report published from 2022-01-01" in none.text and "2 undated" in none.text
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        story_bot.ask(question, since="March 2021")
+    with pytest.raises(ValueError, match="the period is empty"):
+        story_bot.ask(question, since="2021-03-05", until="2021-03-01")
+    args = ["ask", question, "--corpus", str(story_bot.corpus_dir), "--index-dir", str(story_bot.index_dir),
+            "--until", "2021-03-02"]
+    assert main([*args, "--json"]) == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert obj["period"]["until"] == "2021-03-02" and {c["date"] for c in obj["citations"]} <= {"2021-03-01",
+                                                                                                "2021-03-02"}
+    assert main(args) == 0
+    assert "(Only reports published any time to 2021-03-02; 2 undated left out.)" in capsys.readouterr().out

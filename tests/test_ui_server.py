@@ -355,6 +355,8 @@ def test_the_json_endpoint_answers_as_rag_ask_json_with_history_and_health(serve
         "question": "What did he promise?",
         "history": [{"role": "user", "content": AROURI}, {"role": "assistant", "content": body["answer"]}]}).json()
     assert followup["question"] == "What did he promise?" and followup["citations"]
+    dated = httpx.post(f"{server}api/ask", timeout=60, json={"question": AROURI, "since": "2019-07-23"}).json()
+    assert dated["period"]["since"] == "2019-07-23" and all(c["date"] >= "2019-07-23" for c in dated["citations"])
     health = httpx.get(f"{server}api/health", timeout=30).json()
     assert health == {"status": "ok", "documents": len(bot.documents), "answerers": list(bot.answerers)}
     schema = httpx.get(f"{server}api/openapi.json", timeout=30).json()
@@ -368,6 +370,7 @@ def test_the_json_endpoint_answers_as_rag_ask_json_with_history_and_health(serve
     ({"question": "Who?", "history": [{"role": "system", "content": "x"}]}, "history.0.role"),
     ({"question": "Who led it?", "answerer": "gpt-9"}, "unknown answerer"),
     ({"question": "Who led it?", "extra": 1}, "extra: Extra inputs are not permitted"),
+    ({"question": "Who led the Hamas delegation?", "since": "July 2019"}, "since must be a date written YYYY-MM-DD"),
 ])
 def test_a_bad_json_request_gets_a_4xx_with_a_one_line_reason(server, payload, reason):
     import httpx

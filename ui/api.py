@@ -40,6 +40,8 @@ class AskRequest(BaseModel):
                                    description="earlier turns, oldest first")
     top_k: int | None = Field(default=None, ge=1, le=50, description="passages to retrieve (default: the bot's)")
     answerer: str | None = Field(default=None, description="extractive (default) or transformers, where served")
+    since: str | None = Field(default=None, description="only reports published on or after (YYYY-MM-DD)")
+    until: str | None = Field(default=None, description="only reports published on or before (YYYY-MM-DD)")
 
 
 def json_api(service: ChatService) -> FastAPI:
@@ -64,7 +66,8 @@ def json_api(service: ChatService) -> FastAPI:
             return _error(f"unknown answerer {request.answerer!r}: one of {', '.join(service.answerers)}", 400)
         history = [m.model_dump() for m in request.history]
         try:
-            return service.ask(request.question, history, request.top_k, request.answerer).to_json()
+            return service.ask(request.question, history, request.top_k, request.answerer,
+                               since=request.since, until=request.until).to_json()
         except ValueError as exc:  # an empty question, one without content words, one too long
             return _error(str(exc), 400)
         except RagError as exc:

@@ -139,11 +139,13 @@ class ChatService:
         return callable(getattr(self.bot(answerer).answerer, "stream_answer", None))
 
     def ask(self, question: str, history: Sequence[Any] | None = None, k: int | None = None,
-            answerer: str | None = None, hybrid: bool | None = None) -> Answer:
-        """The complete answer. Raises ValueError for bad input, RagError for index trouble."""
+            answerer: str | None = None, hybrid: bool | None = None, since: str | None = None,
+            until: str | None = None) -> Answer:
+        """The complete answer (from reports published ``since`` .. ``until`` where given).
+        Raises ValueError for bad input, RagError for index trouble."""
         bot = self.bot(answerer)
         with self._lock:
-            return bot.ask(question, history, k, hybrid)
+            return bot.ask(question, history, k, hybrid, since=since, until=until)
 
     def timeline(self, query: str) -> Any:
         """The reports on ``query`` in publication order (``Chatbot.timeline``)."""
