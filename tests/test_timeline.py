@@ -102,3 +102,28 @@ def test_a_period_answers_only_from_reports_published_then_and_says_what_it_left
                                                                                                 "2021-03-02"}
     assert main(args) == 0
     assert "(Only reports published any time to 2021-03-02; 2 undated left out.)" in capsys.readouterr().out
+
+
+def test_the_pages_settings_restrict_answers_to_a_period_and_the_answer_says_so(story_bot, browser):
+    from .ui_helpers import launch
+
+    demo, url = launch(story_bot)
+    try:
+        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        page.set_default_timeout(30_000)
+        page.goto(url)
+        page.wait_for_selector("#chat .chat-log")
+        page.locator("#settings").get_by_text("Settings").click()
+        page.locator("#since textarea, #since input").first.fill("2021-03-01")
+        page.locator("#until textarea, #until input").first.fill("2021-03-03")
+        box = page.locator("#question textarea")
+        box.fill("What was the death toll of the Marlow bridge collapse?")
+        box.press("Enter")
+        answer = page.locator('#chat .msg.bot[data-complete="true"]').last
+        answer.wait_for()
+        assert "Only reports published 2021-03-01 to 2021-03-03; 2 undated reports left out." in answer.inner_text()
+        dates = page.locator("#sources details.source .src-date").all_inner_texts()
+        assert dates and all("2021-03-01" <= d <= "2021-03-03" for d in dates)
+        page.context.close()
+    finally:
+        demo.close()

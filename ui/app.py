@@ -110,6 +110,11 @@ def build_app(bot: Chatbot | ChatService, config: UIConfig | None = None) -> gr.
                                            label="Answerer", elem_id="answerer")
                     hybrid = gr.Checkbox(value=default.hybrid, label="Hybrid retrieval (dense + BM25)",
                                          elem_id="hybrid")
+                    with gr.Row():  # a publication period: only reports published then answer
+                        since = gr.Textbox(label="Published from", placeholder="YYYY-MM-DD", elem_id="since",
+                                           max_lines=1, min_width=120)
+                        until = gr.Textbox(label="to", placeholder="YYYY-MM-DD", elem_id="until", max_lines=1,
+                                           min_width=120)
                 with gr.Accordion("Corpus", open=True, elem_id="corpus-panel"):
                     corpus = gr.HTML(h["corpus"](None), elem_id="corpus", js_on_load=None, max_height=360)
                     files = gr.File(label=f"Add articles ({', '.join(SUPPORTED_SUFFIXES)}; "
@@ -123,7 +128,7 @@ def build_app(bot: Chatbot | ChatService, config: UIConfig | None = None) -> gr.
 
         answering: list[Any] = []  # every event that writes an answer: what Stop cancels
         answer_io: dict[str, Any] = {
-            "fn": h["respond"], "inputs": [question, conv, store, k, answerer, hybrid, visitor, editing],
+            "fn": h["respond"], "inputs": [question, conv, store, k, answerer, hybrid, visitor, editing, since, until],
             "outputs": [chat, sources, notice, question, conv, store, picker, pending, send, stop, editing],
             "show_progress": "hidden", "concurrency_limit": config.chat_concurrency, "concurrency_id": "chat",
             **private,
@@ -134,7 +139,7 @@ def build_app(bot: Chatbot | ChatService, config: UIConfig | None = None) -> gr.
             answering.append(button.click(lambda text=text: text, outputs=question, queue=False, **private)
                              .then(**answer_io))
         answering.append(retry.click(**{**answer_io, "fn": h["retry"],
-                                        "inputs": [conv, store, k, answerer, hybrid, visitor]}))
+                                        "inputs": [conv, store, k, answerer, hybrid, visitor, since, until]}))
         edit.click(h["edit"], inputs=conv, outputs=[question, notice, editing], queue=False,
                    js="(...args) => { setTimeout(() => document.querySelector('#question textarea')?.focus(), 50);"
                       " return args; }", **private)

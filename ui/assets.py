@@ -21,6 +21,7 @@ CSS = """
 .msg.bot.uncertain { border-left: 4px solid #f9a825; background: rgba(249, 168, 37, 0.08); }
 .badge-uncertain { display: inline-block; font-size: 0.75em; font-weight: 600; color: #a66f00;
                    margin-bottom: 4px; text-transform: uppercase; letter-spacing: 0.03em; }
+.period-note { font-size: 0.8em; color: var(--body-text-color-subdued); margin-top: 4px; }
 .badge-written { display: inline-block; font-size: 0.75em; font-weight: 600; color: #3f51b5;
                  margin: 0 8px 4px 0; letter-spacing: 0.02em; }
 b.short-answer { font-weight: 700; background: var(--color-accent-soft); border-radius: 3px; padding: 0 2px; }

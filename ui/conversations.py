@@ -39,7 +39,8 @@ def answer_to_dict(answer: Answer, stopped: bool = False) -> dict[str, Any]:
     return {"question": answer.question, "text": answer.text, "refused": answer.refused,
             "citations": [asdict(c) for c in answer.citations], "passages": [asdict(p) for p in answer.passages],
             "conflicts": answer.conflicts, "complete": answer.complete, "stopped": stopped,
-            "status": answer.status, "short_answer": answer.short_answer, "written_by": answer.written_by}
+            "status": answer.status, "short_answer": answer.short_answer, "written_by": answer.written_by,
+            "period": answer.period}
 
 
 def answer_from_dict(data: Any) -> tuple[Answer, bool] | None:
@@ -51,10 +52,20 @@ def answer_from_dict(data: Any) -> tuple[Answer, bool] | None:
         answer = Answer(str(data["question"]), str(data["text"]), bool(data["refused"]), citations, passages,
                         complete=bool(data.get("complete", True)), conflicts=_conflicts(data.get("conflicts")),
                         status=_status(data), short_answer=_short(data.get("short_answer")),
-                        written_by=_name(data.get("written_by")))
+                        written_by=_name(data.get("written_by")), period=_period(data.get("period")))
     except (AttributeError, KeyError, TypeError):
         return None
     return answer, bool(data.get("stopped", False))
+
+
+def _period(value: Any) -> dict[str, Any] | None:
+    """A stored answer's period, only in its own shape (browser storage may hold anything)."""
+    if not isinstance(value, dict):
+        return None
+    days = {k: v if isinstance(v, str) and len(v) == 10 else None for k, v in
+            ((k, value.get(k)) for k in ("since", "until"))}
+    left = value.get("undated_left_out")
+    return {**days, "undated_left_out": left if isinstance(left, int) and left >= 0 else 0}
 
 
 def _name(value: Any) -> str | None:

@@ -92,15 +92,16 @@ def make_handlers(service: ChatService) -> dict[str, Handler]:
         return valid_visitor_id(visitor) or new_visitor_id()
 
     def respond(question: str, conversation: C.Conversation, store: Any, k: float, answerer: str,
-                hybrid: bool, visitor: Any = None, editing: bool = False,
-                done: str = "") -> Iterator[tuple[Any, ...]]:
+                hybrid: bool, visitor: Any = None, editing: bool = False, since: str | None = None,
+                until: str | None = None, done: str = "") -> Iterator[tuple[Any, ...]]:
         """Answer ``question`` in the conversation. A ready answer (extractive) is shown at
         once; a generated one grows as its sentences pass the check. Outputs: chat, sources,
         notice, question box, conversation, store, picker, pending (the partial answer), the
         Ask and Stop buttons (Stop in place of Ask while the answer is written), and whether a
         question is being edited. ``editing``: the question is the last one, edited, and its
-        answer replaces that turn. ``done``: a line shown once the answer is in. Answered from
-        the visitor's own space when they have added files."""
+        answer replaces that turn. ``since`` / ``until``: the publication period (Settings).
+        ``done``: a line shown once the answer is in. Answered from the visitor's own space
+        when they have added files."""
         store = C.clean_store(store)
         try:
             space = service.space(visitor)
@@ -110,10 +111,11 @@ def make_handlers(service: ChatService) -> dict[str, Handler]:
             history = C.history(conversation)
             yield (chat_html(conversation, waiting), gr.skip(), notice(), "", gr.skip(), gr.skip(), gr.skip(),
                    C.answer_to_dict(waiting), *stop_mode(), False)
+            when = {"since": (since or "").strip() or None, "until": (until or "").strip() or None}
             if space.streams(answerer):
-                steps: Iterator[Answer] = space.stream(question, history, int(k), answerer, bool(hybrid))
+                steps: Iterator[Answer] = space.stream(question, history, int(k), answerer, bool(hybrid), **when)
             else:
-                steps = iter([space.ask(question, history, int(k), answerer, bool(hybrid))])
+                steps = iter([space.ask(question, history, int(k), answerer, bool(hybrid), **when)])
             for answer in steps:
                 if not answer.complete:
                     yield (chat_html(conversation, answer), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(),
@@ -129,13 +131,13 @@ def make_handlers(service: ChatService) -> dict[str, Handler]:
                    None, *ask_mode(), gr.skip())
 
     def retry(conversation: C.Conversation, store: Any, k: float, answerer: str, hybrid: bool,
-              visitor: Any = None) -> Iterator[tuple[Any, ...]]:
+              visitor: Any = None, since: str | None = None, until: str | None = None) -> Iterator[tuple[Any, ...]]:
         """Retry: the last question asked again, its new answer in place of the old one."""
         trimmed, question = C.without_last(conversation)
         if question is None:
             yield (gr.skip(), gr.skip(), notice(NOTHING_TO_RETRY, "warning"), *[gr.skip()] * 8)
             return
-        yield from respond(question, trimmed, store, k, answerer, hybrid, visitor,
+        yield from respond(question, trimmed, store, k, answerer, hybrid, visitor, False, since, until,
                            done=f"Asked again: {_clip(question)}")
 
     def edit(conversation: C.Conversation) -> tuple[Any, ...]:

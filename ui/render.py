@@ -149,8 +149,14 @@ def render_answer(answer: Answer, turn: int, stopped: bool = False) -> str:
         tools = (f'<div class="msg-tools"><button type="button" class="copy-btn" data-copy="{esc(copy_text(answer))}" '
                  f'title="Copy the answer and its sources">Copy</button></div>')
     complete = str(answer.complete or stopped).lower()
+    period = ""
+    if answer.period and answer.complete:
+        left = answer.period.get("undated_left_out") or 0
+        period = (f'<div class="period-note">Only reports published {esc(answer.period.get("since") or "any time")}'
+                  f' to {esc(answer.period.get("until") or "now")}'
+                  + (f"; {left} undated report{'s' if left != 1 else ''} left out" if left else "") + ".</div>")
     return (f'<div class="msg bot {kind}" data-turn="{turn}" data-complete="{complete}" id="answer-{turn}">'
-            f'{badge}<div class="msg-text">{body}{cursor}</div>{tools}</div>')
+            f'{badge}<div class="msg-text">{body}{cursor}</div>{period}{tools}</div>')
 
 
 def render_question(question: str) -> str:

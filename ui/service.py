@@ -153,11 +153,12 @@ class ChatService:
             return self.default_bot.timeline(query)
 
     def stream(self, question: str, history: Sequence[Any] | None = None, k: int | None = None,
-               answerer: str | None = None, hybrid: bool | None = None) -> Iterator[Answer]:
+               answerer: str | None = None, hybrid: bool | None = None, since: str | None = None,
+               until: str | None = None) -> Iterator[Answer]:
         """The growing answer, as ``Chatbot.stream`` yields it; the lock is held per step, not
         across the pauses a page makes between steps."""
         bot = self.bot(answerer)
-        steps = bot.stream(question, history, k, hybrid)
+        steps = bot.stream(question, history, k, hybrid, since=since, until=until)
         while True:
             with self._lock:
                 answer = next(steps, None)
