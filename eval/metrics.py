@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rag.bench import percentile  # noqa: F401 - the runner takes it from here
-from rag.records import CONFLICT_LEAD, UNCERTAIN_LEAD
+from rag.records import strip_lead
 from rag.text import strip_possessives
 from rag.verify.support import strip_markers
 
@@ -96,10 +96,7 @@ def mean_reciprocal_rank(ranks: Sequence[int | None]) -> float:
 # -- faithfulness and citations (ALCE) ----------------------------------------------------------
 def answer_sentences(answer: str) -> list[tuple[str, list[int]]]:
     """Split an answer into (sentence without markers, cited markers) at each run of markers."""
-    text = answer.strip()
-    for lead in (CONFLICT_LEAD, UNCERTAIN_LEAD):  # lead-ins claim nothing
-        if text.startswith(lead):
-            text = text[len(lead):].strip()
+    text = strip_lead(answer)  # lead-ins claim nothing
     out, end = [], 0
     for m in _SENTENCE.finditer(text):
         out.append((m.group(1).strip(), [int(x) for x in _MARKERS.findall(m.group(2))]))

@@ -14,6 +14,7 @@ from index import BuildReport, Embedder, IndexStore, SentenceTransformerEmbedder
 from .answer.draft import Draft, compose
 from .answer.extractive import ExtractiveAnswerer
 from .answer.vocabulary import CorpusVocabulary
+from .answer.when import time_intent
 from .config import RagConfig
 from .paths import DEFAULT_CORPUS, cache_root, default_index_dir
 from .records import Answer, Passage
@@ -212,6 +213,8 @@ class Chatbot:
             raise ValueError("The question has no words to look for in the articles (only punctuation or words "
                              "like 'what' and 'is'): ask about a person, place, event or figure.")
         parts = split_question(query)
+        if k is None and time_intent(query):  # the latest or first of the reports: look through more of them
+            k = 2 * self.config.top_k
         rankings = [self._ranking(part, k, hybrid, exclude) for part in parts]
         return _Turn(question, query, parts, rankings, _interleave(rankings), started, time.perf_counter())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -9,6 +10,25 @@ from typing import Any
 CONFLICT_LEAD = "Reports differ."
 # ... and of an answer the models are unsure of (answerable, not confidently so).
 UNCERTAIN_LEAD = "The articles may not answer this; the closest they come:"
+# ... and of one that answers a question about the latest or the first report.
+_MONTHS = ("January February March April May June July August September October November December").split()
+
+
+def time_lead(kind: str, date: str) -> str:
+    """"As of 24 July 2019 (the most recent report):" or "In the first report (22 July 2019):"."""
+    year, month, day = (int(x) for x in date.split("-"))
+    human = f"{day} {_MONTHS[month - 1]} {year}"
+    return f"As of {human} (the most recent report):" if kind == "latest" else f"In the first report ({human}):"
+
+
+_LEADS = re.compile(r"^(?:" + "|".join(map(re.escape, (CONFLICT_LEAD, UNCERTAIN_LEAD))) +
+                    r"|As of \d{1,2} \w+ \d{4} \(the most recent report\):"
+                    r"|In the first report \(\d{1,2} \w+ \d{4}\):)\s*")
+
+
+def strip_lead(text: str) -> str:
+    """``text`` without the lead-in an answer may open with (lead-ins claim nothing)."""
+    return _LEADS.sub("", _LEADS.sub("", text.strip(), count=1), count=1)  # "unsure" may precede a time lead
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from rag.records import UNCERTAIN_LEAD, Answer, Citation, Passage
+from rag.records import Answer, Citation, Passage, strip_lead
 
 _MARKER = re.compile(r"\[(\d+)\]")
 _TOOLTIP_CHARS = 400  # browsers cut long tooltips anyway
@@ -74,9 +74,7 @@ def short_span(answer: Answer) -> tuple[int, int] | None:
     if not short or citation is None or answer.refused:
         return None
     first = _MARKER.split(answer.text, maxsplit=1)[0]  # the text up to the first marker
-    for lead in (UNCERTAIN_LEAD,):
-        first = first.removeprefix(lead + " ")
-    sentence = first.strip()
+    sentence = strip_lead(first)
     at_quote = citation.quote.find(sentence)
     at_text = answer.text.find(sentence)
     if at_quote < 0 or at_text < 0 or not short["start"] - at_quote >= 0:

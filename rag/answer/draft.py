@@ -59,6 +59,7 @@ class Draft:
     # Answerable, but not confidently: the sentences are the closest the articles come.
     uncertain: bool = False
     short: Short | None = None  # the reader's span in the first sentence
+    lead: str = ""  # what the answer opens with, where it says which report it comes from
 
     @property
     def status(self) -> str:
@@ -98,6 +99,7 @@ def compose(draft: Draft, store: IndexStore, passages: list[Passage]) -> Compose
             text += f" The closest related passage is [{mark(draft.closest)}]."
     else:
         parts = [CONFLICT_LEAD] if draft.conflicts else [UNCERTAIN_LEAD] if draft.uncertain else []
+        parts += [draft.lead] if draft.lead and not draft.conflicts else []
         markers: dict[int, list[int]] = {}
         for sentence in draft.sentences:
             markers[id(sentence)] = sorted({mark(s) for s in sentence.supports})

@@ -22,7 +22,7 @@ from index import Embedder, IndexStore
 
 from .. import text as T
 from ..config import RagConfig
-from ..records import Passage
+from ..records import Passage, time_lead
 from ..verify.support import SupportChecker, make_checker
 from .conflicts import find_conflict, is_polar
 from .draft import Draft, DraftConflict, DraftSentence, Short, Support
@@ -32,6 +32,7 @@ from .reader import Reader, load_reader
 from .reading import read_candidates
 from .selector import Selector, load_selector, sigmoid
 from .vocabulary import CorpusVocabulary
+from .when import time_intent
 
 _REFUSALS = {
     "quantity": "The articles don't give that figure.",
@@ -42,6 +43,8 @@ _REFUSALS = {
     "reason": "The articles don't say why.",
 }
 _DEFAULT_REFUSAL = "The articles don't say."
+# Candidates looked through for the newest or oldest report that answers.
+_TIME_POOL = 16
 
 
 @dataclass
@@ -88,7 +91,13 @@ class ExtractiveAnswerer:
         qvec = self.embedder.encode_queries([question])[0]
         rows = self.featurizer.sentence_rows(question, qvec, qtype, cands)
         first = self.selector.sentence.logits(rows)
-        reading = read_candidates(self.reader, self.store, question, cands, first, self.config.read_windows)
+        # A question about the latest or first report needs to know which reports answer: the
+        # reader reads each report's best candidate first, then the best ones overall.
+        order, windows = first, self.config.read_windows
+        if time_intent(question) is not None:
+            order = _each_document_first(cands, first)
+            windows = min(_TIME_POOL, len({c.doc_id for c in cands}) + self.config.read_windows)
+        reading = read_candidates(self.reader, self.store, question, cands, order, windows)
         logits = self.selector.reading.logits(reading.rows(first))
         for i, c in enumerate(cands):
             c.span = reading.spans.get(i)
@@ -133,10 +142,35 @@ class ExtractiveAnswerer:
                       for c in conflict.claims]
             return Draft(sentences=claims, conflicts=[DraftConflict(conflict.kind, claims)],
                          confidence=scored.answerable)
+        # "What is the latest toll?": the newest dated report among those that answer, alone,
+        # and the answer says which report it is.
+        if (intent := time_intent(scored.question)) and (dated := self._by_date(scored, intent)):
+            pick, date = dated
+            return Draft(sentences=[DraftSentence(pick.text, self._supports(pick, scored.candidates, asked))],
+                         confidence=scored.answerable, uncertain=not confident, short=short_answer(pick),
+                         lead=time_lead(intent, date))
         # An uncertain answer quotes what a confident one would, said to be no more than the closest.
         chosen = select_sentences(scored, self.selector.second_ratio, self.config)
         return Draft(sentences=[DraftSentence(c.text, self._supports(c, scored.candidates, asked)) for c in chosen],
                      confidence=scored.answerable, uncertain=not confident, short=short_answer(best))
+
+    def _by_date(self, scored: Scored, intent: str) -> tuple[Candidate, str] | None:
+        """The newest (``intent`` "latest") or oldest ("first") dated report among the
+        candidates that answer: the reader finds an answer in it (its span clears the
+        no-answer margin), and it is not far less likely than the best (a tenth of it). None
+        when no such candidate is dated."""
+        best = scored.candidates[0]
+        dated = []
+        for c in scored.candidates[:_TIME_POOL]:
+            date = self.store.docs[c.doc_id].date
+            if (date and c.probability >= 0.1 * best.probability and c.span is not None
+                    and c.span.margin >= self.reader.null_threshold):
+                dated.append((date, c.probability, c))
+        if not dated:
+            return None
+        date, _, pick = (max if intent == "latest" else min)(dated, key=lambda d: (d[0], d[1] if intent == "latest"
+                                                                                   else -d[1]))
+        return pick, date
 
     def _answers(self, claim: Candidate) -> bool:
         """The reader finds an answer to the question inside ``claim`` (a value conflict's
@@ -161,6 +195,17 @@ class ExtractiveAnswerer:
         if chosen.items:
             return similarity >= self.config.corroborate_similarity and item_terms(chosen.items) <= other.terms
         return same_fact(other, chosen, asked, self.config)
+
+
+def _each_document_first(cands: list[Candidate], logits: np.ndarray) -> np.ndarray:
+    """``logits`` raised for each document's best candidate, so that those come first in order."""
+    top: dict[str, int] = {}
+    for i, c in enumerate(cands):
+        if c.doc_id not in top or logits[i] > logits[top[c.doc_id]]:
+            top[c.doc_id] = i
+    raised = logits.astype(float)
+    raised[list(top.values())] += 1e6
+    return raised
 
 
 def short_answer(best: Candidate) -> Short | None:
