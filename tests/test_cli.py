@@ -158,7 +158,7 @@ def test_json_stdout_carries_json_alone_whatever_a_library_prints_on_first_use(m
         def __init__(self) -> None:
             print("Converting the model to float32 weights once (about 30-60 s) ...")
 
-        def ask(self, question: str) -> Answer:
+        def ask(self, question: str, **period: str | None) -> Answer:
             print("Exporting to ONNX once ...")
             return Answer(question, "An answer [1].", False)
 
