@@ -29,9 +29,12 @@ from .verify.citations import number_records
 # Documents of a bot's uploads folder have ids under this prefix ("uploads/notes.md").
 UPLOADS_PREFIX = "uploads"
 
-
 if TYPE_CHECKING:
     from .timeline import Timeline
+
+# Which retrieved passages to leave out (a distrusted source, reports outside a period).
+Exclude = Callable[[Passage], bool]
+
 
 def validate_question(question: object, max_chars: int) -> str:
     """Return the stripped question, or raise ValueError with a one-line reason."""
@@ -192,7 +195,7 @@ class Chatbot:
         drafts = [self.answerer.answer(part, ps) for part, ps in zip(turn.parts, turn.rankings, strict=True)]
         return self._finish(turn, drafts, period[0] if period else None)
 
-    def _period(self, since: str | None, until: str | None) -> tuple[dict[str, Any], Callable[[Passage], bool]] | None:
+    def _period(self, since: str | None, until: str | None) -> tuple[dict[str, Any], Exclude] | None:
         """What a period restriction says (for the answer) and the passages it leaves out."""
         if not since and not until:
             return None
@@ -346,9 +349,6 @@ def _iso_day(value: str | None, name: str) -> str | None:
         return datetime.date.fromisoformat(str(value).strip()[:10]).isoformat()
     except ValueError:
         raise ValueError(f"{name} must be a date written YYYY-MM-DD, got {value!r}") from None
-
-
-Exclude = Callable[[Passage], bool]
 
 
 def _either(a: Exclude | None, b: Exclude | None) -> Exclude | None:

@@ -18,6 +18,7 @@ from rag.records import Answer
 
 from . import conversations as C
 from .render import (
+    clip,
     render_answer,
     render_conversation,
     render_documents,
@@ -64,10 +65,6 @@ def _toast(message: str) -> str:
 
 NOTHING_TO_RETRY = "Nothing to retry yet: Retry asks your last question again once you have asked one."
 NOTHING_TO_EDIT = "Nothing to edit yet: Edit puts your last question back in the box once you have asked one."
-
-
-def _clip(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
 def make_handlers(service: ChatService) -> dict[str, Handler]:
@@ -138,7 +135,7 @@ def make_handlers(service: ChatService) -> dict[str, Handler]:
             yield (gr.skip(), gr.skip(), notice(NOTHING_TO_RETRY, "warning"), *[gr.skip()] * 8)
             return
         yield from respond(question, trimmed, store, k, answerer, hybrid, visitor, False, since, until,
-                           done=f"Asked again: {_clip(question)}")
+                           done=f"Asked again: {clip(question)}")
 
     def edit(conversation: C.Conversation) -> tuple[Any, ...]:
         """Edit: the last question back in the box; its exchange stays until the edited one is
@@ -192,7 +189,7 @@ def make_handlers(service: ChatService) -> dict[str, Handler]:
         if gone is None:  # nothing saved to delete (an empty conversation)
             return (shown, store, chat_html(shown), sources_html(shown), picker(store), notice(), False, gr.skip(),
                     gr.skip())
-        said = notice(f"Deleted “{_clip(gone.get('title') or 'Untitled', 60)}”. Undo brings it back.", "info")
+        said = notice(f"Deleted “{clip(gone.get('title') or 'Untitled', 60)}”. Undo brings it back.", "info")
         return (shown, store, chat_html(shown), sources_html(shown), picker(store), said, False, gone,
                 gr.update(visible=True))
 
@@ -206,7 +203,7 @@ def make_handlers(service: ChatService) -> dict[str, Handler]:
         conversation = restored[0]
         store = C.saved(store, conversation)
         return (conversation, store, chat_html(conversation), sources_html(conversation), picker(store),
-                notice(f"Restored “{_clip(conversation.get('title') or 'Untitled', 60)}”.", "info"), False, None,
+                notice(f"Restored “{clip(conversation.get('title') or 'Untitled', 60)}”.", "info"), False, None,
                 gr.update(visible=False))
 
     def timeline(question: str, conversation: C.Conversation) -> tuple[Any, ...]:

@@ -28,7 +28,8 @@ def source_id(turn: int, marker: int) -> str:
     return f"src-{turn}-{marker}"
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int = 80) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -43,7 +44,7 @@ def _meta(title: str, date: str | None, source: str) -> str:
 
 def _marker_html(citation: Citation, turn: int) -> str:
     target = source_id(turn, citation.marker)
-    tip = _clip(f"[{citation.marker}] {citation.title} ({citation.source}): “{citation.quote}”", _TOOLTIP_CHARS)
+    tip = clip(f"[{citation.marker}] {citation.title} ({citation.source}): “{citation.quote}”", _TOOLTIP_CHARS)
     # A click, a tap or Enter opens the card after the marker, in place (touch screens show
     # no tooltips); the link works without JavaScript through :target.
     return (f'<sup class="cite"><a class="cite-link" href="#{target}" data-target="{target}" role="button" '

@@ -170,8 +170,9 @@ class ExtractiveAnswerer:
                 dated.append((date, c.probability, c))
         if not dated:
             return None
-        date, _, pick = (max if intent == "latest" else min)(dated, key=lambda d: (d[0], d[1] if intent == "latest"
-                                                                                   else -d[1]))
+        # Newest (or oldest) first; of reports of one day, the likelier.
+        sign = 1 if intent == "latest" else -1
+        date, _, pick = max(dated, key=lambda d: (sign * _day_number(d[0]), d[1]))
         return pick, date
 
     def _answers(self, claim: Candidate) -> bool:
@@ -197,6 +198,11 @@ class ExtractiveAnswerer:
         if chosen.items:
             return similarity >= self.config.corroborate_similarity and item_terms(chosen.items) <= other.terms
         return same_fact(other, chosen, asked, self.config)
+
+
+def _day_number(date: str) -> int:
+    """YYYY-MM-DD as a number that orders like the date."""
+    return int(date.replace("-", ""))
 
 
 def _each_document_first(cands: list[Candidate], logits: np.ndarray) -> np.ndarray:
