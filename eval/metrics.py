@@ -96,10 +96,10 @@ def mean_reciprocal_rank(ranks: Sequence[int | None]) -> float:
 # -- faithfulness and citations (ALCE) ----------------------------------------------------------
 def answer_sentences(answer: str) -> list[tuple[str, list[int]]]:
     """Split an answer into (sentence without markers, cited markers) at each run of markers."""
-    text = strip_lead(answer)  # lead-ins claim nothing
+    text = strip_lead(answer)  # lead-ins claim nothing, nor does the date before each account
     out, end = [], 0
     for m in _SENTENCE.finditer(text):
-        out.append((m.group(1).strip(), [int(x) for x in _MARKERS.findall(m.group(2))]))
+        out.append((strip_lead(m.group(1)), [int(x) for x in _MARKERS.findall(m.group(2))]))
         end = m.end()
     if tail := text[end:].strip():
         out.append((tail, []))  # a final sentence without citations

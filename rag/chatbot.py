@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -14,7 +15,7 @@ from index import BuildReport, Embedder, IndexStore, SentenceTransformerEmbedder
 from .answer.draft import Draft, compose
 from .answer.extractive import ExtractiveAnswerer
 from .answer.vocabulary import CorpusVocabulary
-from .answer.when import time_intent
+from .answer.when import asked_period, time_intent
 from .config import RagConfig
 from .paths import DEFAULT_CORPUS, cache_root, default_index_dir
 from .records import Answer, Passage
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 
 # Which retrieved passages to leave out (a distrusted source, reports outside a period).
 Exclude = Callable[[Passage], bool]
+# How much deeper than asked a retrieval that leaves passages out may look.
+_DEEPEST = 32
 
 
 def validate_question(question: object, max_chars: int) -> str:
@@ -116,7 +119,7 @@ class Chatbot:
 
     def _use(self, store: IndexStore, previous: Answerer | None = None) -> None:
         self.store = store
-        self._undated: int | None = None
+        self._dated: tuple[list[str], int] | None = None
         # Read from the index as questions need it, and shared: the aliases and the answerer
         # both consult it.
         vocabulary = CorpusVocabulary(store)
@@ -188,30 +191,58 @@ class Chatbot:
         inclusive) answer only from reports published then; undated reports are left out, and
         the answer's ``period`` says how many. Raises ValueError for an empty or over-long
         question, or a malformed date."""
-        period = self._period(since, until)
-        turn = self._retrieve(question, history, k, hybrid, _either(exclude, period[1] if period else None))
+        period = self._period(question, since, until)
+        turn = self._retrieve(question, history, k, hybrid, _either(exclude, period[1] if period else None),
+                              _restricting(period))
         if period and not turn.passages:  # say so plainly, rather than a generic refusal
             return self._finish(turn, [Draft(refused=True, refusal=_no_report(period[0]))], period[0])
         drafts = [self.answerer.answer(part, ps) for part, ps in zip(turn.parts, turn.rankings, strict=True)]
         return self._finish(turn, drafts, period[0] if period else None)
 
-    def _period(self, since: str | None, until: str | None) -> tuple[dict[str, Any], Exclude] | None:
-        """What a period restriction says (for the answer) and the passages it leaves out."""
-        if not since and not until:
-            return None
+    def _period(self, question: object, since: str | None, until: str | None
+                ) -> tuple[dict[str, Any], Exclude | None] | None:
+        """What a period restriction says (for the answer) and the passages it leaves out: the
+        one asked for (``since``/``until``) and the one the question names ("in March 2021",
+        "before 16 March"), both if both. Undated reports are left out, and counted. A period
+        the question names in which no report was published is the events', not the reports'
+        ("the drone shot down on June 20"): it restricts nothing, and the answer says so."""
         low, high = _iso_day(since, "since"), _iso_day(until, "until")
         if low and high and low > high:
             raise ValueError(f"the period is empty: since {low} is after until {high}")
-        if self._undated is None:  # counted once per index, not per question
-            self._undated = sum(date is None for _, _, date in self.store.documents())
-        said = {"since": low, "until": high, "undated_left_out": self._undated}
+        dates, undated = self._dates()
+        asked = asked_period(question, int(dates[-1][:4])) if dates and isinstance(question, str) else None
+        if asked is not None and not _any_between(dates, asked.since, asked.until):
+            none = {"since": asked.since, "until": asked.until, "asked": asked.phrase, "no_reports": True}
+            return (none, None) if not low and not high else self._period(None, since, until)
+        if not low and not high and asked is None:
+            return None
+        said: dict[str, Any] = {"undated_left_out": undated}
+        if asked is not None:  # both: the reports of both periods
+            low = max(filter(None, (low, asked.since)), default=None)
+            high = min(filter(None, (high, asked.until)), default=None)
+            said["asked"] = asked.phrase
+        said.update(since=low, until=high)
         return said, lambda p: p.date is None or bool(low and p.date < low) or bool(high and p.date > high)
 
+    def _dates(self) -> tuple[list[str], int]:
+        """The index's publication dates, sorted, and how many reports are undated (read once
+        per index, not per question)."""
+        if self._dated is None:
+            found = [date for _, _, date in self.store.documents()]
+            self._dated = (sorted(d for d in found if d), sum(d is None for d in found))
+        return self._dated
+
     def _retrieve(self, question: str, history: Sequence[Any] | None, k: int | None,
-                  hybrid: bool | None, exclude: Callable[[Passage], bool] | None = None) -> _Turn:
+                  hybrid: bool | None, exclude: Callable[[Passage], bool] | None = None,
+                  period_words: str | None = None) -> _Turn:
+        """The question resolved against ``history`` and its passages. ``period_words``: the
+        question's words for a publication period already applied as a filter; they are no
+        longer looked for in the articles ("in March" is not what a report says)."""
         started = time.perf_counter()
         question = validate_question(question, self.config.max_question_chars)
         query = self.aliases.rewrite(resolve_followup(question, normalise_history(history)))
+        if period_words and content_terms(without := _without(query, period_words)):
+            query = without
         if not content_terms(query):
             raise ValueError("The question has no words to look for in the articles (only punctuation or words "
                              "like 'what' and 'is'): ask about a person, place, event or figure.")
@@ -227,8 +258,18 @@ class Chatbot:
         if exclude is None:
             return self.retriever.retrieve(query, k, hybrid)
         k = self.config.top_k if k is None else k
-        # Twice as deep, so that the passages left out are replaced by the next ones.
-        return [p for p in self.retriever.retrieve(query, 2 * k if k > 0 else k, hybrid) if not exclude(p)][:k]
+        if k <= 0:
+            return [p for p in self.retriever.retrieve(query, k, hybrid) if not exclude(p)]
+        # Deeper, so that the passages left out are replaced by the next ones: twice as deep,
+        # then four times deeper while too few are kept (a period of a few reports in an
+        # archive), up to a bound on the work one question may take.
+        depth = 2 * k
+        while True:
+            found = self.retriever.retrieve(query, depth, hybrid)
+            kept = [p for p in found if not exclude(p)]
+            if len(kept) >= k or len(found) < depth or depth >= _DEEPEST * k:
+                return kept[:k]
+            depth *= 4
 
     def _finish(self, turn: _Turn, drafts: list[Draft], period: dict[str, Any] | None = None) -> Answer:
         """The answer composed from each part's draft, with its timings."""
@@ -265,8 +306,11 @@ class Chatbot:
                              answer.id, complete=False)
             yield answer
             return
-        period = self._period(since, until)
-        turn = self._retrieve(question, history, k, hybrid, period[1] if period else None)
+        period = self._period(question, since, until)
+        turn = self._retrieve(question, history, k, hybrid, period[1] if period else None, _restricting(period))
+        if period and not turn.passages:  # as ``ask`` says it
+            yield self._finish(turn, [Draft(refused=True, refusal=_no_report(period[0]))], period[0])
+            return
         drafts: list[Draft] = []
         shown = ""
         for part, passages in zip(turn.parts, turn.rankings, strict=True):
@@ -349,6 +393,25 @@ def _iso_day(value: str | None, name: str) -> str | None:
         return datetime.date.fromisoformat(str(value).strip()[:10]).isoformat()
     except ValueError:
         raise ValueError(f"{name} must be a date written YYYY-MM-DD, got {value!r}") from None
+
+
+def _restricting(period: tuple[dict[str, Any], Exclude | None] | None) -> str | None:
+    """The question's words for a period that filters the reports, if any."""
+    return period[0].get("asked") if period and period[1] is not None else None
+
+
+def _without(query: str, words: str) -> str:
+    """``query`` with ``words`` cut out: "What was the toll in March?" -> "What was the toll?"."""
+    at = query.find(words)
+    if at < 0:
+        return query
+    return re.sub(r"\s+([?.!,])", r"\1", re.sub(r"\s{2,}", " ", query[:at] + query[at + len(words):])).strip()
+
+
+def _any_between(dates: list[str], low: str | None, high: str | None) -> bool:
+    """Some date of the sorted ``dates`` lies in [low, high] (None: open)."""
+    i = bisect.bisect_left(dates, low or "")
+    return i < len(dates) and (high is None or dates[i] <= high)
 
 
 def _either(a: Exclude | None, b: Exclude | None) -> Exclude | None:

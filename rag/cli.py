@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from .config import MAX_QUESTION_CHARS, RagConfig
 from .paths import DEFAULT_CORPUS
+from .records import describe_period
 
 log = logging.getLogger("rag")
 
@@ -235,16 +236,15 @@ def format_answer(answer: Any) -> str:
     # Disagreeing accounts are listed one per line, each with its source, instead of run together.
     lines += [] if conflicts else [answer.text, ""]
     if period := getattr(answer, "period", None):
-        undated = f"; {period['undated_left_out']} undated left out" if period["undated_left_out"] else ""
-        lines[-1:-1] = [f"(Only reports published {period['since'] or 'any time'} to {period['until'] or 'now'}"
-                        f"{undated}.)"]
+        lines[-1:-1] = [f"({describe_period(period)})"]
     by_marker = {c.marker: c for c in answer.citations}
     for conflict in conflicts:
         lines.append(f"Reports differ ({conflict['kind']}):")
         for claim in conflict["claims"]:
             cited = [by_marker[m] for m in claim["markers"] if m in by_marker]
             where = "; ".join(f"{c.source}{', ' + c.date if c.date else ''}" for c in cited) or claim["source"]
-            lines.append(f"  - {claim['text']} {''.join(f'[{m}]' for m in claim['markers'])} ({where})")
+            order = f"{claim['order']} report: " if claim.get("order") else ""  # newest first
+            lines.append(f"  - {order}{claim['text']} {''.join(f'[{m}]' for m in claim['markers'])} ({where})")
         lines.append("")
     if answer.citations:
         lines.append("Sources:")

@@ -14,21 +14,49 @@ UNCERTAIN_LEAD = "The articles may not answer this; the closest they come:"
 _MONTHS = ("January February March April May June July August September October November December").split()
 
 
+def human_date(date: str) -> str:
+    """2019-07-24 as "24 July 2019"."""
+    year, month, day = (int(x) for x in date.split("-"))
+    return f"{day} {_MONTHS[month - 1]} {year}"
+
+
 def time_lead(kind: str, date: str) -> str:
     """"As of 24 July 2019 (the most recent report):" or "In the first report (22 July 2019):"."""
-    year, month, day = (int(x) for x in date.split("-"))
-    human = f"{day} {_MONTHS[month - 1]} {year}"
+    human = human_date(date)
     return f"As of {human} (the most recent report):" if kind == "latest" else f"In the first report ({human}):"
 
 
+def claim_lead(rank: int, of: int, date: str) -> str:
+    """What an account of a disagreement opens with when the reports are of different dates,
+    newest first: "The later report (8 March 2021):", then "An earlier report (5 March 2021):"."""
+    newest = "The later report" if of == 2 else "The latest report"
+    return f"{newest if rank == 0 else 'An earlier report'} ({human_date(date)}):"
+
+
+_DAY = r"\(\d{1,2} \w+ \d{4}\)"
 _LEADS = re.compile(r"^(?:" + "|".join(map(re.escape, (CONFLICT_LEAD, UNCERTAIN_LEAD))) +
-                    r"|As of \d{1,2} \w+ \d{4} \(the most recent report\):"
-                    r"|In the first report \(\d{1,2} \w+ \d{4}\):)\s*")
+                    rf"|As of \d{{1,2}} \w+ \d{{4}} \(the most recent report\):|In the first report {_DAY}:"
+                    rf"|(?:The later report|The latest report|An earlier report) {_DAY}:)\s*")
 
 
 def strip_lead(text: str) -> str:
-    """``text`` without the lead-in an answer may open with (lead-ins claim nothing)."""
-    return _LEADS.sub("", _LEADS.sub("", text.strip(), count=1), count=1)  # "unsure" may precede a time lead
+    """``text`` without the lead-ins it may open with (they claim nothing): "Reports differ."
+    or the unsure lead, then a time lead or the date of a disagreement's account."""
+    return _LEADS.sub("", _LEADS.sub("", text.strip(), count=1), count=1)
+
+
+def describe_period(period: dict[str, Any]) -> str:
+    """The publication period an answer kept to, in words: "Only reports published 2021-03-01
+    to 2021-03-31 (the question's “in March 2021”); 2 undated reports left out." """
+    if period.get("no_reports"):
+        return (f"No report was published {period.get('since')} to {period.get('until') or 'now'} (the question's "
+                f"“{period.get('asked')}”): the answer draws on reports of any date.")
+    text = f"Only reports published {period.get('since') or 'any time'} to {period.get('until') or 'now'}"
+    if period.get("asked"):
+        text += f" (the question's “{period['asked']}”)"
+    if n := period.get("undated_left_out"):
+        text += f"; {n} undated report{'s' if n != 1 else ''} left out"
+    return text + "."
 
 
 @dataclass(frozen=True)
@@ -94,7 +122,9 @@ class Answer:
     # The local model that wrote the answer's sentences (each checked against what it cites);
     # None when they are quoted from the articles.
     written_by: str | None = None
-    # A publication period the answer was restricted to: {since, until, undated_left_out}.
+    # A publication period the answer was restricted to: {since, until, undated_left_out}, and
+    # where the question named it, asked: its words; {since, until, asked, no_reports: True} when
+    # no report was published in the period the question names (the answer draws on all).
     period: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:

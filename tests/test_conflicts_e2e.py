@@ -99,3 +99,55 @@ def test_page_api_and_rendering_show_the_accounts_side_by_side(disagreeing):
     assert len(result["conflicts"]) == 1
     html = render_answer(disagreeing.ask(QUESTION), 0)
     assert html.count('class="account"') == 2 and "Reports differ" in html
+
+
+@pytest.fixture(scope="module", params=["absent-later", "attended-later"])
+def dated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, embedder):
+    """The disagreeing pair, published a day apart (either one the later): the bot, and the
+    later and the earlier report's file."""
+    import rag
+
+    root = tmp_path_factory.mktemp(request.param)
+    later_absent = request.param == "absent-later"
+    corpus = _corpus(root, f"Date: {'2021-05-03' if later_absent else '2021-05-05'}\n{ATTENDED}")
+    (corpus / "absent.txt").write_text(f"Date: 2021-05-04\n{ABSENT}", encoding="utf-8")
+    bot = rag.Chatbot.from_corpus(corpus, index_dir=root / "index", embedder=embedder)
+    return bot, *(("absent.txt", "other.txt") if later_absent else ("other.txt", "absent.txt"))
+
+
+def test_accounts_of_different_dates_come_newest_first_and_the_later_is_named(dated, capsys, browser):
+    from rag.cli import main
+
+    from .ui_helpers import OUT
+
+    dated, later, earlier = dated
+    dates = {d["source"]: d["date"] for d in dated.documents}
+    answer = dated.ask(QUESTION)
+    claims = answer.conflicts[0]["claims"]
+    assert [c["source"] for c in claims] == [later, earlier] and [c["order"] for c in claims] == ["later", "earlier"]
+    assert [c["date"] for c in claims] == [dates[later], dates[earlier]]
+    day = {src: f"{int(d[8:])} May 2021" for src, d in dates.items()}
+    assert answer.text.startswith(f"Reports differ. The later report ({day[later]}): {claims[0]['text']} [1] "
+                                  f"An earlier report ({day[earlier]}): {claims[1]['text']} [2]"), answer.text
+    # The CLI lists them in that order, the later named.
+    assert main(["ask", QUESTION, "--corpus", str(dated.corpus_dir), "--index-dir", str(dated.index_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.index(f"  - later report: {claims[0]['text']}") < out.index(f"  - earlier report: {claims[1]['text']}")
+    # The page puts the later account first and labels both.
+    demo, url = launch(dated)
+    try:
+        page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
+        page.set_default_timeout(30_000)
+        page.goto(url)
+        page.wait_for_selector("#chat .chat-log")
+        page.locator("#question textarea").fill(QUESTION)
+        page.locator("#question textarea").press("Enter")
+        message = page.locator('#chat .msg.bot[data-complete="true"]').last
+        message.wait_for()
+        metas = message.locator(".conflict .account-meta").all_inner_texts()
+        assert len(metas) == 2 and metas[0].startswith("The later report") and dates[later] in metas[0]
+        assert metas[1].startswith("An earlier report") and dates[earlier] in metas[1]
+        message.screenshot(path=str(OUT / f"dated-conflict-{later.removesuffix('.txt')}-later.png"))
+        page.context.close()
+    finally:
+        demo.close()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import rag
-from rag.answer.when import time_intent
-from rag.records import strip_lead, time_lead
+from rag.answer.when import AskedPeriod, asked_period, time_intent
+from rag.records import claim_lead, strip_lead, time_lead
 
 from .story import REPORTS, write_story
 
@@ -23,11 +23,47 @@ def test_only_phrases_that_ask_about_time_count(question, intent):
     assert time_intent(question) == intent
 
 
+@pytest.mark.parametrize(("question", "since", "until", "phrase"), [
+    ("What was the toll in March 2021?", "2021-03-01", "2021-03-31", "in March 2021"),
+    ("What happened in 2019?", "2019-01-01", "2019-12-31", "in 2019"),
+    ("What was the toll on 3 March?", "2021-03-03", "2021-03-03", "on 3 March"),  # the year given
+    ("What was said on March 3rd, 2020?", "2020-03-03", "2020-03-03", "on March 3rd, 2020"),
+    ("What was the toll before 16 March?", None, "2021-03-15", "before 16 March"),
+    ("Who led it after March 5, 2021?", "2021-03-06", None, "after March 5, 2021"),
+    ("What changed since 2020-02-03?", "2020-02-03", None, "since 2020-02-03"),
+    ("What was reported until 5 March 2021?", None, "2021-03-05", "until 5 March 2021"),
+    ("What was the toll between 1 and 10 March?", "2021-03-01", "2021-03-10", "between 1 and 10 March"),
+    ("What was said from March to May 2019?", "2019-03-01", "2019-05-31", "from March to May 2019"),
+    ("What happened between March 3 and March 9, 2021?", "2021-03-03", "2021-03-09",
+     "between March 3 and March 9, 2021"),
+    ("What was reported in February 2020?", "2020-02-01", "2020-02-29", "in February 2020"),  # a leap year
+])
+def test_a_period_the_question_names_is_read_with_its_bounds(question, since, until, phrase):
+    assert asked_period(question, 2021) == AskedPeriod(since, until, phrase)
+
+
+@pytest.mark.parametrize("question", [
+    "What did he say has happened since the nuclear deal?", "Who was killed by 2000 soldiers?",
+    "How many families lived in 2000 homes?", "What did the first report say?", "What was the toll?",
+    "What was the toll on 31 February?", "Which city hosted talks after the IRGC praised Hamas?",
+])
+def test_words_that_name_no_period_are_not_read_as_one(question):
+    assert asked_period(question, 2021) is None
+
+
+def test_a_date_without_a_year_names_no_period_without_a_year_to_give_it():
+    assert asked_period("What was the toll on 3 March?", None) is None
+    assert asked_period("What was the toll in 2019?", None) == AskedPeriod("2019-01-01", "2019-12-31", "in 2019")
+
+
 def test_time_leads_read_well_and_claim_nothing():
     assert time_lead("latest", "2019-07-24") == "As of 24 July 2019 (the most recent report):"
     assert time_lead("first", "2021-03-02") == "In the first report (2 March 2021):"
     unsure = "The articles may not answer this; the closest they come: In the first report (2 March 2021): It rose."
     assert strip_lead(unsure) == "It rose." and strip_lead("As of 24 July 2019 (the most recent report): X.") == "X."
+    assert claim_lead(0, 2, "2021-03-08") == "The later report (8 March 2021):"
+    assert claim_lead(1, 2, "2021-03-05") == "An earlier report (5 March 2021):"
+    assert strip_lead("Reports differ. The later report (8 March 2021): It is 10.") == "It is 10."
 
 
 @pytest.fixture(scope="module")
@@ -62,3 +98,30 @@ def test_on_an_undated_corpus_a_time_word_changes_nothing(embedder, tmp_path):
     bot = rag.Chatbot.from_corpus(corpus, index_dir=tmp_path / "index", embedder=embedder)
     answer = bot.ask("What is the latest death toll of the Marlow bridge collapse?")
     assert "most recent report" not in answer.text and answer.citations
+
+
+@pytest.mark.integration
+def test_a_period_in_the_question_answers_only_from_reports_published_then(story):
+    dates = {name: date for name, date, _, _ in REPORTS}
+    for question in ("What was the death toll of the Marlow bridge collapse before 5 March?",
+                     "What did engineers say about the Marlow bridge in March 2021?",
+                     "Who led the inquiry into the Marlow bridge collapse after 9 March?",
+                     "What was the death toll of the Marlow bridge collapse between 6 and 9 March?",
+                     "What was the death toll of the Marlow bridge collapse on 3 March?"):
+        answer = story.ask(question)
+        period = answer.period
+        assert period and period["asked"] in question and period["undated_left_out"] == 2, question
+        inside = [c for c in answer.citations
+                  if (not period["since"] or dates[c.source] >= period["since"])
+                  and (not period["until"] or dates[c.source] <= period["until"])]
+        assert answer.citations and inside == answer.citations, (question, answer.text)
+        assert "March" not in answer.query  # the period filters; it is not looked for in the words
+    # A period in which no report was published names the events, not the reports: all
+    # reports answer, and the answer says none was published then.
+    later = story.ask("What was the death toll of the Marlow bridge collapse in April 2021?")
+    assert later.period == {"since": "2021-04-01", "until": "2021-04-30", "asked": "in April 2021", "no_reports": True}
+    assert later.citations and "April" in later.query
+    # Asked for a period as well, the answer keeps to both.
+    both = story.ask("What was the death toll of the Marlow bridge collapse in March 2021?", since="2021-03-06")
+    assert both.period["since"] == "2021-03-06" and both.period["until"] == "2021-03-31"
+    assert all(dates[c.source] >= "2021-03-06" for c in both.citations)

@@ -101,7 +101,11 @@ def test_a_period_answers_only_from_reports_published_then_and_says_what_it_left
     assert obj["period"]["until"] == "2021-03-02" and {c["date"] for c in obj["citations"]} <= {"2021-03-01",
                                                                                                 "2021-03-02"}
     assert main(args) == 0
-    assert "(Only reports published any time to 2021-03-02; 2 undated left out.)" in capsys.readouterr().out
+    assert "(Only reports published any time to 2021-03-02; 2 undated reports left out.)" in capsys.readouterr().out
+    asked = ["ask", "What was the death toll of the Marlow bridge collapse before 5 March?", *args[2:6]]
+    assert main(asked) == 0
+    assert ("(Only reports published any time to 2021-03-04 (the question's “before 5 March”); 2 undated reports "
+            "left out.)") in capsys.readouterr().out
 
 
 def test_the_pages_settings_restrict_answers_to_a_period_and_the_answer_says_so(story_bot, browser):
@@ -124,6 +128,17 @@ def test_the_pages_settings_restrict_answers_to_a_period_and_the_answer_says_so(
         assert "Only reports published 2021-03-01 to 2021-03-03; 2 undated reports left out." in answer.inner_text()
         dates = page.locator("#sources details.source .src-date").all_inner_texts()
         assert dates and all("2021-03-01" <= d <= "2021-03-03" for d in dates)
+        # A period named in the question (the Settings' period cleared) is kept to, and said so.
+        page.locator("#since textarea, #since input").first.fill("")
+        page.locator("#until textarea, #until input").first.fill("")
+        box.fill("What was the death toll of the Marlow bridge collapse before 5 March?")
+        box.press("Enter")
+        page.wait_for_function("document.querySelectorAll('#chat .msg.bot[data-complete=\"true\"]').length == 2")
+        answer = page.locator('#chat .msg.bot[data-complete="true"]').last
+        assert ("Only reports published any time to 2021-03-04 (the question's “before 5 March”); "
+                "2 undated reports left out.") in answer.inner_text()
+        dates = page.locator("#sources details.source .src-date").all_inner_texts()
+        assert dates and all(d <= "2021-03-04" for d in dates)
         page.context.close()
     finally:
         demo.close()

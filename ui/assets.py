@@ -15,6 +15,7 @@ CSS = """
 .conflict .accounts { display: flex; flex-wrap: wrap; gap: 0.6em; }
 .conflict .account { flex: 1 1 14em; border: 1px solid rgba(128, 128, 128, 0.4); border-radius: 6px; padding: 0.5em; }
 .conflict .account-meta { font-size: 0.85em; opacity: 0.8; margin-bottom: 0.3em; }
+.conflict .account-order { font-weight: 600; font-size: 0.95em; margin-bottom: 0.15em; }
 .msg.bot.refusal { border-left: 4px solid #e65100; background: rgba(230, 81, 0, 0.08); font-style: italic; }
 .badge-refusal { display: inline-block; font-size: 0.75em; font-style: normal; font-weight: 600;
                  color: #e65100; margin-bottom: 4px; text-transform: uppercase; letter-spacing: 0.03em; }

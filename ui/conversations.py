@@ -64,8 +64,14 @@ def _period(value: Any) -> dict[str, Any] | None:
         return None
     days = {k: v if isinstance(v, str) and len(v) == 10 else None for k, v in
             ((k, value.get(k)) for k in ("since", "until"))}
-    left = value.get("undated_left_out")
-    return {**days, "undated_left_out": left if isinstance(left, int) and left >= 0 else 0}
+    left, asked = value.get("undated_left_out"), value.get("asked")
+    counted = isinstance(left, int) and not isinstance(left, bool) and left >= 0
+    out = {**days, "undated_left_out": left if counted else 0}
+    if isinstance(asked, str) and asked:
+        out["asked"] = asked[:80]
+        if value.get("no_reports") is True:
+            out["no_reports"] = True
+    return out
 
 
 def _name(value: Any) -> str | None:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from rag.records import Answer, Citation, Passage, strip_lead
+from rag.records import Answer, Citation, Passage, describe_period, strip_lead
 
 _MARKER = re.compile(r"\[(\d+)\]")
 _TOOLTIP_CHARS = 400  # browsers cut long tooltips anyway
@@ -114,6 +114,9 @@ def conflict_html(answer: Answer, turn: int) -> str:
             text = claim["text"] + " " + "".join(f"[{m}]" for m in claim["markers"])
             first = next((by_marker[m] for m in claim["markers"] if m in by_marker), None)
             meta = _meta(first.title, first.date, first.source) if first else esc(claim["source"])
+            if claim.get("order") in ("later", "earlier"):  # reports of different dates, newest first
+                label = "The later report" if claim["order"] == "later" else "An earlier report"
+                meta = f'<div class="account-order account-{claim["order"]}">{label}</div>{meta}'
             accounts.append(f'<div class="account"><div class="account-meta">{meta}</div>'
                             f'<div class="account-text">{answer_text_html(answer, turn, text)}</div></div>')
         blocks.append(f'<div class="conflict" data-kind="{esc(conflict["kind"])}">'
@@ -150,10 +153,7 @@ def render_answer(answer: Answer, turn: int, stopped: bool = False) -> str:
     complete = str(answer.complete or stopped).lower()
     period = ""
     if answer.period and answer.complete:
-        left = answer.period.get("undated_left_out") or 0
-        period = (f'<div class="period-note">Only reports published {esc(answer.period.get("since") or "any time")}'
-                  f' to {esc(answer.period.get("until") or "now")}'
-                  + (f"; {left} undated report{'s' if left != 1 else ''} left out" if left else "") + ".</div>")
+        period = f'<div class="period-note">{esc(describe_period(answer.period))}</div>'
     return (f'<div class="msg bot {kind}" data-turn="{turn}" data-complete="{complete}" id="answer-{turn}">'
             f'{badge}<div class="msg-text">{body}{cursor}</div>{period}{tools}</div>')
 

@@ -38,12 +38,13 @@ _DATE_HEADER = re.compile(r"^\s*date:?\s+(\d{4}-\d{2}-\d{2})\b\s*", re.IGNORECAS
 _MONTHS = (
     "january february march april may june july august september october november december"
 ).split()
-_MONTH_RE = (
+MONTH_PATTERN = (
     r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
     r"sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 )
-_DATE_MDY = re.compile(_MONTH_RE + r"\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b", re.IGNORECASE)
-_DATE_DMY = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH_RE + r"\.?,?\s+(\d{4})\b", re.IGNORECASE)
+_DATE_MDY = re.compile(MONTH_PATTERN + r"\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b", re.IGNORECASE)
+_DATE_DMY = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + MONTH_PATTERN + r"\.?,?\s+(\d{4})\b",
+                       re.IGNORECASE)
 _DATE_ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})(?:[T ]\d|\b)")
 _DATE_DOTS = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b")  # 22.07.2019: day first
 # Words that say a date is the report's own: published (or posted, or "date:") before updated.
@@ -77,7 +78,8 @@ def normalise_lines(raw: str) -> list[str]:
     return lines
 
 
-def _month_number(name: str) -> int:
+def month_number(name: str) -> int:
+    """1 for "January" (or "Jan", "jan."), 12 for "December"."""
     name = name.lower()[:3]
     return next(i for i, m in enumerate(_MONTHS, 1) if m.startswith(name))
 
@@ -89,9 +91,9 @@ def find_date(text: str) -> str | None:
     for m in _DATE_ISO.finditer(text):
         found.append((m.start(), _valid(int(m.group(1)), int(m.group(2)), int(m.group(3)))))
     for m in _DATE_MDY.finditer(text):
-        found.append((m.start(), _valid(int(m.group(3)), _month_number(m.group(1)), int(m.group(2)))))
+        found.append((m.start(), _valid(int(m.group(3)), month_number(m.group(1)), int(m.group(2)))))
     for m in _DATE_DMY.finditer(text):
-        found.append((m.start(), _valid(int(m.group(3)), _month_number(m.group(2)), int(m.group(1)))))
+        found.append((m.start(), _valid(int(m.group(3)), month_number(m.group(2)), int(m.group(1)))))
     for m in _DATE_DOTS.finditer(text):
         found.append((m.start(), _valid(int(m.group(3)), int(m.group(2)), int(m.group(1)))))
     valid = sorted((at, d) for at, d in found if d)

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 from index import IndexStore
 
-from ..records import CONFLICT_LEAD, UNCERTAIN_LEAD, Citation, Passage
+from ..records import CONFLICT_LEAD, UNCERTAIN_LEAD, Citation, Passage, claim_lead
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,8 @@ def compose(draft: Draft, store: IndexStore, passages: list[Passage]) -> Compose
             spans[support.chunk_id] = (min(start, support.start), max(end, support.end))
         return order.index(support.chunk_id) + 1
 
+    sentences, leads = in_date_order(draft, store)
+    place = {id(sentence): i for i, sentence in enumerate(sentences)}
     if draft.refused:
         text = draft.refusal
         if draft.closest is not None:
@@ -101,9 +103,10 @@ def compose(draft: Draft, store: IndexStore, passages: list[Passage]) -> Compose
         parts = [CONFLICT_LEAD] if draft.conflicts else [UNCERTAIN_LEAD] if draft.uncertain else []
         parts += [draft.lead] if draft.lead and not draft.conflicts else []
         markers: dict[int, list[int]] = {}
-        for sentence in draft.sentences:
+        for sentence in sentences:
             markers[id(sentence)] = sorted({mark(s) for s in sentence.supports})
-            parts.append(sentence.text + " " + "".join(f"[{m}]" for m in markers[id(sentence)]))
+            lead = f"{leads[id(sentence)][0]} " if id(sentence) in leads else ""
+            parts.append(lead + sentence.text + " " + "".join(f"[{m}]" for m in markers[id(sentence)]))
         text = " ".join(parts)
 
     citations = []
@@ -113,9 +116,10 @@ def compose(draft: Draft, store: IndexStore, passages: list[Passage]) -> Compose
         start, end = spans[chunk_id]
         citations.append(Citation(marker, doc.doc_id, doc.title, doc.date, chunk_id, chunk.text,
                                   doc.text[start:end], start, end))
-    conflicts = [{"kind": c.kind, "claims": [
-        {"text": claim.text, "markers": markers[id(claim)], "source": claim.supports[0].doc_id}
-        for claim in c.claims]} for c in draft.conflicts] if not draft.refused else []
+    conflicts = [] if draft.refused else [{"kind": c.kind, "claims": [
+        {"text": claim.text, "markers": markers[id(claim)], "source": claim.supports[0].doc_id,
+         "date": store.docs[claim.supports[0].doc_id].date, "order": leads.get(id(claim), ("", None))[1]}
+        for claim in sorted(c.claims, key=lambda x: place[id(x)])]} for c in draft.conflicts]
     short = None
     if draft.short is not None and not draft.refused and draft.short.sentence.chunk_id in spans:
         marker = order.index(draft.short.sentence.chunk_id) + 1
@@ -123,3 +127,21 @@ def compose(draft: Draft, store: IndexStore, passages: list[Passage]) -> Compose
         short = {"text": draft.short.text, "marker": marker, "start": draft.short.start - quote_start,
                  "end": draft.short.end - quote_start}
     return Composed(text, citations, conflicts, short)
+
+
+def in_date_order(draft: Draft, store: IndexStore) -> tuple[list[DraftSentence], dict[int, tuple[str, str]]]:
+    """The draft's sentences with each disagreement's accounts newest first, where they come
+    from reports of different dates, and each account's lead and order ("later" or
+    "earlier"), by ``id`` of the sentence. Accounts of one day or undated keep their order."""
+    sentences, leads = list(draft.sentences), {}
+    for conflict in draft.conflicts:
+        dates = [store.docs[claim.supports[0].doc_id].date for claim in conflict.claims]
+        if not all(dates) or len(set(dates)) < len(dates):
+            continue
+        where = {id(sentence): i for i, sentence in enumerate(sentences)}
+        places = sorted(where[id(claim)] for claim in conflict.claims)
+        newest = sorted(zip(dates, range(len(dates)), conflict.claims, strict=True), reverse=True)
+        for rank, (place, (date, _, claim)) in enumerate(zip(places, newest, strict=True)):
+            sentences[place] = claim
+            leads[id(claim)] = (claim_lead(rank, len(newest), str(date)), "later" if rank == 0 else "earlier")
+    return sentences, leads

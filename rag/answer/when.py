@@ -4,7 +4,12 @@ too often an ordinal ("the first name", "the first time") to count."""
 
 from __future__ import annotations
 
+import datetime
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from index.ingest.cleaning import month_number
 
 _LATEST = re.compile(r"\b(latest|most recent(ly)?|newest|currently|so far|as of now|nowadays|up to date|"
                      r"still|at present|now)\b", re.IGNORECASE)
@@ -20,3 +25,103 @@ def time_intent(question: str) -> str | None:
     if _LATEST.search(question):
         return "latest"
     return None
+
+
+# -- a period named in the question ------------------------------------------------------------
+# "in March 2021", "in 2019", "on 3 March", "before 16 March", "after March 5, 2021",
+# "between 1 and 10 March", "from March to May 2021": the reports published then. Month names
+# are written out ("Mar" may be a word); a date without a year takes one from the caller.
+_MONTH = r"(january|february|march|april|may|june|july|august|september|october|november|december)"
+_YEAR = r"((?:19|20)\d{2})"
+# A point in time: an ISO day, "3 March [2021]", "March 3[,] [2021]", "March [2021]" or "2021".
+_POINT = (rf"(?:(\d{{4}})-(\d{{2}})-(\d{{2}})"
+          rf"|(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:,?\s+{_YEAR})?"
+          rf"|{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+{_YEAR})?"
+          rf"|{_MONTH}(?:\s+(?:of\s+)?{_YEAR})?"
+          rf"|{_YEAR})")
+_POINT_GROUPS = 12
+_RANGE = re.compile(rf"\b(?:between|from)\s+(?:(\d{{1,2}})\s+(?:and|to|until|-)\s+{_POINT}"
+                    rf"|{_POINT}\s+(?:and|to|until|through|-)\s+{_POINT})(?!\w)", re.IGNORECASE)
+_SINGLE = re.compile(rf"\b(in|during|throughout|on|before|prior to|until|till|up to|through|by|after|since|from)\s+"
+                     rf"{_POINT}(?!\w)", re.IGNORECASE)
+
+# After a bare year, a lowercase word other than these makes it a number ("in 2000 homes").
+_COUNTED = re.compile(r"\s+(?!(?:in|on|at|and|or|the|to|by|when|after|before|for|with|from|as|was|were|is|are|did|do|"
+                      r"has|had|have)\b)[a-z]")
+
+
+@dataclass(frozen=True)
+class AskedPeriod:
+    """A publication period the question names: ``since``/``until`` inclusive (None: open)."""
+
+    since: str | None
+    until: str | None
+    phrase: str  # as the question words it
+
+
+def asked_period(question: str, year: int | None) -> AskedPeriod | None:
+    """The period ``question`` names, if any; ``year`` stands in for a date written without
+    one (None: such a date names no period)."""
+    if m := _RANGE.search(question):
+        g = m.groups()
+        if g[0]:  # "between 1 and 10 March": the day borrows the month of the second date
+            end = _interval(g[1:1 + _POINT_GROUPS], year)
+            start = _day(int(end[0][:4]), int(end[0][5:7]), int(g[0])) if end else None
+            low, high = (start, end[1]) if end and start else (None, None)
+        else:
+            b = _interval(g[1 + 2 * _POINT_GROUPS:], year)  # "from March to May 2021": March of 2021
+            a = _interval(g[1 + _POINT_GROUPS:1 + 2 * _POINT_GROUPS], int(b[1][:4]) if b else year)
+            low, high = (a[0], b[1]) if a and b else (None, None)
+        if low and high and low <= high:
+            return AskedPeriod(low, high, m.group(0).strip())
+    for m in _SINGLE.finditer(question):
+        span = _interval(m.groups()[1:], year)
+        if span is None or (m.groups()[-1] and _COUNTED.match(question, m.end())):
+            continue  # "by 2000 soldiers" counts, it names no year
+        word = m.group(1).lower()
+        first, last = span
+        if word in ("before", "prior to"):
+            return AskedPeriod(None, _shift(first, -1), m.group(0).strip())
+        if word in ("until", "till", "up to", "through", "by"):
+            return AskedPeriod(None, last, m.group(0).strip())
+        if word == "after":
+            return AskedPeriod(_shift(last, 1), None, m.group(0).strip())
+        if word in ("since", "from"):
+            return AskedPeriod(first, None, m.group(0).strip())
+        if word == "on" and first != last:
+            continue  # "on 2019" is no day
+        return AskedPeriod(first, last, m.group(0).strip())
+    return None
+
+
+def _interval(g: Sequence[str | None], year: int | None) -> tuple[str, str] | None:
+    """The first and last day of a matched ``_POINT`` (its groups ``g``), or None."""
+    import calendar
+
+    iso_y, iso_m, iso_d, dmy_d, dmy_m, dmy_y, mdy_m, mdy_d, mdy_y, my_m, my_y, y_only = g
+    if iso_y:
+        day = _day(int(iso_y), int(iso_m), int(iso_d))
+        return (day, day) if day else None
+    if y_only:
+        return f"{y_only}-01-01", f"{y_only}-12-31"
+    if dmy_m or mdy_m:
+        name, d, y = (dmy_m, dmy_d, dmy_y) if dmy_m else (mdy_m, mdy_d, mdy_y)
+        y = int(y) if y else year
+        day = _day(y, month_number(name), int(d)) if y else None
+        return (day, day) if day else None
+    y = int(my_y) if my_y else year
+    if y is None:
+        return None
+    month = month_number(my_m)
+    return f"{y:04d}-{month:02d}-01", f"{y:04d}-{month:02d}-{calendar.monthrange(y, month)[1]:02d}"
+
+
+def _day(year: int, month: int, day: int) -> str | None:
+    try:
+        return datetime.date(year, month, day).isoformat()
+    except ValueError:
+        return None
+
+
+def _shift(day: str, days: int) -> str:
+    return (datetime.date.fromisoformat(day) + datetime.timedelta(days=days)).isoformat()
