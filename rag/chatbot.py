@@ -216,12 +216,12 @@ class Chatbot:
             return (none, None) if not low and not high else self._period(None, since, until)
         if not low and not high and asked is None:
             return None
-        said: dict[str, Any] = {"undated_left_out": undated}
         if asked is not None:  # both: the reports of both periods
             low = max(filter(None, (low, asked.since)), default=None)
             high = min(filter(None, (high, asked.until)), default=None)
+        said: dict[str, Any] = {"since": low, "until": high, "undated_left_out": undated}
+        if asked is not None:
             said["asked"] = asked.phrase
-        said.update(since=low, until=high)
         return said, lambda p: p.date is None or bool(low and p.date < low) or bool(high and p.date > high)
 
     def _dates(self) -> tuple[list[str], int]:

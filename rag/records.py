@@ -20,10 +20,15 @@ def human_date(date: str) -> str:
     return f"{day} {_MONTHS[month - 1]} {year}"
 
 
-def time_lead(kind: str, date: str) -> str:
-    """"As of 24 July 2019 (the most recent report):" or "In the first report (22 July 2019):"."""
+def time_lead(kind: str, date: str, extreme: bool = True) -> str:
+    """"As of 24 July 2019 (the most recent report):" or "In the first report (22 July 2019):";
+    not ``extreme`` (a newer, or older, report was found that does not answer): "As of 24 July
+    2019 (the most recent report that answers this):", "In the earliest report that answers
+    this (22 July 2019):"."""
     human = human_date(date)
-    return f"As of {human} (the most recent report):" if kind == "latest" else f"In the first report ({human}):"
+    if kind == "latest":
+        return f"As of {human} (the most recent report{'' if extreme else ' that answers this'}):"
+    return f"In the first report ({human}):" if extreme else f"In the earliest report that answers this ({human}):"
 
 
 def claim_lead(rank: int, of: int, date: str) -> str:
@@ -35,7 +40,8 @@ def claim_lead(rank: int, of: int, date: str) -> str:
 
 _DAY = r"\(\d{1,2} \w+ \d{4}\)"
 _LEADS = re.compile(r"^(?:" + "|".join(map(re.escape, (CONFLICT_LEAD, UNCERTAIN_LEAD))) +
-                    rf"|As of \d{{1,2}} \w+ \d{{4}} \(the most recent report\):|In the first report {_DAY}:"
+                    rf"|As of \d{{1,2}} \w+ \d{{4}} \(the most recent report(?: that answers this)?\):"
+                    rf"|In the (?:first report|earliest report that answers this) {_DAY}:"
                     rf"|(?:The later report|The latest report|An earlier report) {_DAY}:)\s*")
 
 

@@ -145,22 +145,23 @@ class ExtractiveAnswerer:
         # "What is the latest toll?": the newest dated report among those that answer, alone,
         # and the answer says which report it is.
         if (intent := time_intent(scored.question)) and (dated := self._by_date(scored, intent)):
-            pick, date = dated
+            pick, date, extreme = dated
             return Draft(sentences=[DraftSentence(pick.text, self._supports(pick, scored.candidates, asked))],
                          confidence=scored.answerable, uncertain=not confident, short=short_answer(pick),
-                         lead=time_lead(intent, date))
+                         lead=time_lead(intent, date, extreme))
         # An uncertain answer quotes what a confident one would, said to be no more than the closest.
         chosen = select_sentences(scored, self.selector.second_ratio, self.config)
         return Draft(sentences=[DraftSentence(c.text, self._supports(c, scored.candidates, asked)) for c in chosen],
                      confidence=scored.answerable, uncertain=not confident, short=short_answer(best))
 
-    def _by_date(self, scored: Scored, intent: str) -> tuple[Candidate, str] | None:
+    def _by_date(self, scored: Scored, intent: str) -> tuple[Candidate, str, bool] | None:
         """The newest (``intent`` "latest") or oldest ("first") dated report among the
         candidates that answer: the reader finds an answer in it (its span clears the
         no-answer margin), and it is nearly as likely as the best (``conflict_ratio``, as a
         rival account must be; a looser floor let older reports with wrong spans answer
         "initially" questions: 1 of 4 right on the test story, against 2 of 4). None when no
-        such candidate is dated."""
+        such candidate is dated. The flag says whether it is also the newest (oldest) report
+        retrieved: if not, the answer says it is the newest that answers, not the newest."""
         best = scored.candidates[0]
         dated = []
         for c in scored.candidates[:_TIME_POOL]:
@@ -173,7 +174,8 @@ class ExtractiveAnswerer:
         # Newest (or oldest) first; of reports of one day, the likelier.
         sign = 1 if intent == "latest" else -1
         date, _, pick = max(dated, key=lambda d: (sign * _day_number(d[0]), d[1]))
-        return pick, date
+        found = [d for c in scored.candidates if (d := self.store.docs[c.doc_id].date)]
+        return pick, date, date == max(found, key=lambda d: sign * _day_number(d))
 
     def _answers(self, claim: Candidate) -> bool:
         """The reader finds an answer to the question inside ``claim`` (a value conflict's
