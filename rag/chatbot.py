@@ -247,8 +247,8 @@ class Chatbot:
             raise ValueError("The question has no words to look for in the articles (only punctuation or words "
                              "like 'what' and 'is'): ask about a person, place, event or figure.")
         parts = split_question(query)
-        if k is None and time_intent(query):  # the latest or first of the reports: look through more of them
-            k = 2 * self.config.top_k
+        if time_intent(query):  # the latest or first of the reports: look through twice as many
+            k = 2 * (self.config.top_k if k is None else k)
         rankings = [self._ranking(part, k, hybrid, exclude) for part in parts]
         return _Turn(question, query, parts, rankings, _interleave(rankings), started, time.perf_counter())
 

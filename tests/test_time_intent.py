@@ -128,3 +128,26 @@ def test_a_period_in_the_question_answers_only_from_reports_published_then(story
     both = story.ask("What was the death toll of the Marlow bridge collapse in March 2021?", since="2021-03-06")
     assert both.period["since"] == "2021-03-06" and both.period["until"] == "2021-03-31"
     assert all(dates[c.source] >= "2021-03-06" for c in both.citations)
+
+
+@pytest.mark.integration
+def test_the_page_says_which_report_a_latest_answer_comes_from(story, browser):
+    from .ui_helpers import OUT, launch
+
+    demo, url = launch(story)
+    try:
+        page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
+        page.set_default_timeout(30_000)
+        page.goto(url)
+        page.wait_for_selector("#chat .chat-log")
+        page.locator("#question textarea").fill("What is the latest death toll of the Marlow bridge collapse?")
+        page.locator("#question textarea").press("Enter")
+        message = page.locator('#chat .msg.bot[data-complete="true"]').last
+        message.wait_for()
+        assert "As of 17 March 2021 (the most recent report that answers this):" in message.inner_text()
+        assert message.locator("b.short-answer").inner_text() == "10"
+        assert page.locator("#sources details.source .src-date").first.inner_text() == "2021-03-17"
+        page.screenshot(path=str(OUT / "latest-answer.png"), full_page=True)
+        page.context.close()
+    finally:
+        demo.close()
