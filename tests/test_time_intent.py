@@ -147,6 +147,7 @@ def test_the_page_says_which_report_a_latest_answer_comes_from(story, browser):
         assert "As of 17 March 2021 (the most recent report that answers this):" in message.inner_text()
         assert message.locator("b.short-answer").inner_text() == "10"
         assert page.locator("#sources details.source .src-date").first.inner_text() == "2021-03-17"
+        assert page.locator("#examples button").count() == 0  # those are about other articles
         page.screenshot(path=str(OUT / "latest-answer.png"), full_page=True)
         page.context.close()
     finally:

@@ -129,6 +129,8 @@ def test_chat_shows_a_cited_answer_and_a_marker_opens_its_card_and_its_source(pa
     card.wait_for(state="visible")
     assert "Arouri" in card.inner_text() and not card.locator("button.open-src").is_visible()
 
+    # The example questions are about the shipped articles, which this corpus holds.
+    assert page.locator("#examples button").count() == 3
     OUT.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(OUT / "chat.png"), full_page=True)
     figures = {"page_load_ms": round(page.load_seconds * 1000, 1), "first_text_ms": round(timings["first"], 1),

@@ -19,12 +19,12 @@ import gradio as gr
 
 from index.ingest.loader import SUPPORTED_SUFFIXES
 from rag.chatbot import Chatbot
-from rag.paths import cache_root
+from rag.paths import DEFAULT_CORPUS, cache_root
 
 from . import conversations as C
 from .api import mount_json_api
 from .assets import CITATION_JS, CSS, SOURCES_JS
-from .config import UIConfig
+from .config import EXAMPLE_QUESTIONS, UIConfig
 from .handlers import make_handlers
 from .render import render_conversation, render_sources
 from .service import ChatService
@@ -48,6 +48,15 @@ def _browser_secret() -> str:
         return secret
 
 
+def _examples_for(bot: Chatbot, examples: tuple[str, ...]) -> tuple[str, ...]:
+    """The example questions where they fit: the built-in ones are about the shipped articles,
+    so another corpus gets none rather than questions it cannot answer."""
+    if examples != EXAMPLE_QUESTIONS:
+        return examples  # chosen for this page
+    shipped = {p.name for p in DEFAULT_CORPUS.iterdir()} if DEFAULT_CORPUS.is_dir() else set()
+    return examples if shipped and all(name in bot.store.docs for name in shipped) else ()
+
+
 def build_app(bot: Chatbot | ChatService, config: UIConfig | None = None) -> gr.Blocks:
     """The chat page over ``bot`` (a Chatbot, or a ChatService holding one per answerer).
 
@@ -57,6 +66,7 @@ def build_app(bot: Chatbot | ChatService, config: UIConfig | None = None) -> gr.
     config = service.config
     h = make_handlers(service)
     default = service.default_bot.config
+    examples_shown = _examples_for(service.default_bot, config.examples)
     private: dict[str, Any] = {"api_visibility": "private"}
 
     with gr.Blocks(title=config.title, analytics_enabled=False) as demo:
@@ -99,7 +109,7 @@ def build_app(bot: Chatbot | ChatService, config: UIConfig | None = None) -> gr.
                     clear = gr.Button("Clear", size="sm", elem_id="clear")
                     timeline_btn = gr.Button("Timeline", size="sm", elem_id="timeline-btn")
                 with gr.Row(elem_id="examples"):
-                    examples = [gr.Button(q, size="sm", variant="secondary") for q in config.examples]
+                    examples = [gr.Button(q, size="sm", variant="secondary") for q in examples_shown]
             with gr.Column(scale=2):
                 gr.HTML("<h3>Sources</h3>", js_on_load=None)
                 sources = gr.HTML(render_sources(None), elem_id="sources", js_on_load=SOURCES_JS, max_height=620)
@@ -135,7 +145,7 @@ def build_app(bot: Chatbot | ChatService, config: UIConfig | None = None) -> gr.
         }
         answering.append(question.submit(**answer_io))
         answering.append(send.click(**answer_io))
-        for button, text in zip(examples, config.examples, strict=True):
+        for button, text in zip(examples, examples_shown, strict=True):
             answering.append(button.click(lambda text=text: text, outputs=question, queue=False, **private)
                              .then(**answer_io))
         answering.append(retry.click(**{**answer_io, "fn": h["retry"],
