@@ -56,3 +56,20 @@ def test_another_article_retelling_the_same_quote_is_not_a_second_sentence() -> 
     other = _cand(2, "In a letter, the mayor thanked the council for approving the new bridge.", 0.6)
     chosen = select_sentences(_scored("open", [first, retold, other], question), 0.5, RagConfig())
     assert [c.text for c in chosen] == [first.text, other.text]
+
+
+def test_a_headline_on_its_own_line_is_no_candidate_but_a_paragraphs_first_sentence_is() -> None:
+    from types import SimpleNamespace
+
+    from rag.answer.features import body_start
+
+    def doc(first: str, sep: str, rest: str, title: str) -> SimpleNamespace:
+        text = first + sep + rest
+        return SimpleNamespace(text=text, title=title,
+                               sentences=[(0, len(first)), (len(first) + len(sep), len(text))])
+
+    assert body_start(doc("Rebuilding plan", "\n\n", "The city approved a plan.", "Rebuilding plan")) == 1
+    # Untitled: the title is the first sentence, which is also the story's first fact.
+    first = "The bridge collapsed on Monday."
+    assert body_start(doc(first, " ", "Rescuers said 3 people died.", first)) == 0
+    assert body_start(doc("Rebuilding plan", "\n", "The city approved a plan.", "")) == 0

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from index import IndexStore
+from index import Document, IndexStore
 
 from .. import text as T
 from ..records import Passage
@@ -72,6 +72,16 @@ class Candidate:
         return len(self.text.split())
 
 
+def body_start(doc: Document) -> int:
+    """The index of a document's first sentence after its headline (1 where the text opens
+    with its title as a line of its own, else 0)."""
+    if not doc.sentences:
+        return 0
+    start, end = doc.sentences[0]
+    own_line = doc.text[end:].lstrip(" \t").startswith("\n")  # not a paragraph's first sentence
+    return int(bool(doc.title) and own_line and doc.text[start:end].strip() == doc.title.strip())
+
+
 def candidates(store: IndexStore, passages: list[Passage]) -> list[Candidate]:
     """Sentences of the passages, each once, tagged with its best-ranked passage."""
     top = passages[0].score if passages and passages[0].score > 0 else 1.0
@@ -83,6 +93,8 @@ def candidates(store: IndexStore, passages: list[Passage]) -> list[Candidate]:
         for i in range(chunk.first_sentence, chunk.last_sentence):
             if (doc.doc_id, i) not in seen:
                 start, end = doc.sentences[i]
+                if i < body_start(doc):
+                    continue  # the headline: a label, not a sentence that answers
                 seen[(doc.doc_id, i)] = Candidate(doc.doc_id, i, start, end, doc.text[start:end], chunk.chunk_id,
                                                   passage.score / top, vectors[i - chunk.first_sentence])
     return list(seen.values())

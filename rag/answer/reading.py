@@ -16,7 +16,7 @@ import numpy as np
 
 from index import IndexStore
 
-from .features import Candidate
+from .features import Candidate, body_start
 from .reader import Reader, Span, Window, make_window
 
 # The stacked sentence model's inputs: the first model's logit, the margin (span score over
@@ -84,7 +84,9 @@ def read_candidates(reader: Reader, store: IndexStore, question: str, cands: Seq
     for i in np.argsort(-first_logits, kind="stable"):
         c = cands[int(i)]
         doc = store.docs[c.doc_id]
-        lo, hi = max(0, c.index - 1), min(len(doc.sentences), c.index + 2)
+        # The headline is left out of the window, as it is of the candidates (the reader was
+        # trained on body text, and would otherwise answer with the headline's words).
+        lo, hi = max(body_start(doc), c.index - 1), min(len(doc.sentences), c.index + 2)
         spans = doc.sentences[lo:hi]
         lengths = reader.count_tokens([doc.text[a:b] for a, b in spans])
         w = make_window(doc.text, spans, lengths, c.index - lo, qlen, reader.window_tokens)
