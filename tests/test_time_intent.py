@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import rag
-from rag.answer.when import AskedPeriod, asked_period, time_intent
+from rag.answer.when import AskedPeriod, asked_period, time_intent, without_time_words
 from rag.records import claim_lead, strip_lead, time_lead
 
 from .story import REPORTS, write_story
@@ -21,6 +21,20 @@ from .story import REPORTS, write_story
 ])
 def test_only_phrases_that_ask_about_time_count(question, intent):
     assert time_intent(question) == intent
+
+
+@pytest.mark.parametrize(("question", "plain"), [
+    ("What is the latest death toll?", "What is the death toll?"),
+    ("What is the death toll now?", "What is the death toll?"),
+    ("How do commuters currently cross the river?", "How do commuters cross the river?"),
+    ("What is the most recent plan for the bridge?", "What is the plan for the bridge?"),
+    ("What was the toll initially?", "What was the toll?"),
+    ("What did the first reports say about the collapse?", "What did the reports say about the collapse?"),
+    ("What did engineers first say caused it?", "What did engineers say caused it?"),
+    ("Who was the first mayor?", "Who was the first mayor?"),  # an ordinal, not a time word
+])
+def test_the_time_words_are_taken_out_of_what_each_report_is_asked(question, plain):
+    assert without_time_words(question) == plain
 
 
 @pytest.mark.parametrize(("question", "since", "until", "phrase"), [

@@ -32,7 +32,7 @@ from .reader import Reader, load_reader
 from .reading import read_candidates
 from .selector import Selector, load_selector, sigmoid
 from .vocabulary import CorpusVocabulary
-from .when import time_intent
+from .when import time_intent, without_time_words
 
 _REFUSALS = {
     "quantity": "The articles don't give that figure.",
@@ -85,24 +85,29 @@ class ExtractiveAnswerer:
 
     def score(self, question: str, passages: list[Passage]) -> Scored:
         """Score every sentence of ``passages`` and the question's answerability."""
-        qtype = classify(question)
-        unknown = self.vocabulary.unknown_names(question)
+        # "What is the latest toll?": the time words choose among the reports (``decide``);
+        # each report is asked what it says ("What is the toll?").
+        intent = time_intent(question)
+        asked = without_time_words(question) if intent is not None else question
+        question_read = asked if T.content_terms(asked) else question
+        qtype = classify(question_read)
+        unknown = self.vocabulary.unknown_names(question_read)
         cands = candidates(self.store, passages)
-        qvec = self.embedder.encode_queries([question])[0]
-        rows = self.featurizer.sentence_rows(question, qvec, qtype, cands)
+        qvec = self.embedder.encode_queries([question_read])[0]
+        rows = self.featurizer.sentence_rows(question_read, qvec, qtype, cands)
         first = self.selector.sentence.logits(rows)
         # A question about the latest or first report needs to know which reports answer: the
         # reader reads each report's best candidate first, then the best ones overall.
         order, windows = first, self.config.read_windows
-        if time_intent(question) is not None:
+        if intent is not None:
             order = _each_document_first(cands, first)
             windows = min(_TIME_POOL, len({c.doc_id for c in cands}) + self.config.read_windows)
-        reading = read_candidates(self.reader, self.store, question, cands, order, windows)
+        reading = read_candidates(self.reader, self.store, question_read, cands, order, windows)
         logits = self.selector.reading.logits(reading.rows(first))
         for i, c in enumerate(cands):
             c.span = reading.spans.get(i)
         order = answer_order(cands, logits, qtype, self.config.typed_first_ratio)
-        qrow = np.r_[self.featurizer.question_row(question, qtype, cands, rows, logits, unknown),
+        qrow = np.r_[self.featurizer.question_row(question_read, qtype, cands, rows, logits, unknown),
                      reading.question_row(int(order[0]) if len(order) else None)]
         answerable = float(sigmoid(self.selector.refusal.logits(qrow[None])[0]))
         return Scored(question, qtype, unknown, [cands[i] for i in order], rows[order], qrow, answerable)
