@@ -4,6 +4,7 @@ too often an ordinal ("the first name", "the first time") to count."""
 
 from __future__ import annotations
 
+import calendar
 import datetime
 import re
 from collections.abc import Sequence
@@ -113,8 +114,6 @@ def asked_period(question: str, year: int | None) -> AskedPeriod | None:
 
 def _interval(g: Sequence[str | None], year: int | None) -> tuple[str, str] | None:
     """The first and last day of a matched ``_POINT`` (its groups ``g``), or None."""
-    import calendar
-
     iso_y, iso_m, iso_d, dmy_d, dmy_m, dmy_y, mdy_m, mdy_d, mdy_y, my_m, my_y, y_only = g
     if iso_y:
         day = _day(int(iso_y), int(iso_m), int(iso_d))
