@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
+
 from index import BuildReport, Embedder, IndexStore, SentenceTransformerEmbedder, open_index, rebuild_hint
 
 from .answer.draft import Draft, compose
@@ -33,10 +35,12 @@ UPLOADS_PREFIX = "uploads"
 if TYPE_CHECKING:
     from .timeline import Timeline
 
-# Which retrieved passages to leave out (a distrusted source, reports outside a period).
+# Which retrieved passages to leave out (a distrusted source; the evaluation's withheld answer).
 Exclude = Callable[[Passage], bool]
 # How much deeper than asked a retrieval that leaves passages out may look.
 _DEEPEST = 32
+# Periods whose passages are kept at hand (each a sorted array of row ids).
+_PERIODS_KEPT = 16
 
 
 def validate_question(question: object, max_chars: int) -> str:
@@ -120,6 +124,7 @@ class Chatbot:
     def _use(self, store: IndexStore, previous: Answerer | None = None) -> None:
         self.store = store
         self._dated: tuple[list[str], int] | None = None
+        self._published: dict[tuple[str | None, str | None], np.ndarray] = {}
         # Read from the index as questions need it, and shared: the aliases and the answerer
         # both consult it.
         vocabulary = CorpusVocabulary(store)
@@ -181,7 +186,7 @@ class Chatbot:
         return cls(store, embedder, cfg, corpus_dir, report, index_dir, uploads)
 
     def ask(self, question: str, history: Sequence[Any] | None = None, k: int | None = None,
-            hybrid: bool | None = None, exclude: Callable[[Passage], bool] | None = None,
+            hybrid: bool | None = None, exclude: Exclude | None = None,
             since: str | None = None, until: str | None = None) -> Answer:
         """Answer ``question``; ``history`` holds earlier turns (chat messages, (question,
         answer) pairs or earlier questions); ``k`` and ``hybrid`` override the configured
@@ -192,17 +197,15 @@ class Chatbot:
         the answer's ``period`` says how many. Raises ValueError for an empty or over-long
         question, or a malformed date."""
         period = self._period(question, since, until)
-        turn = self._retrieve(question, history, k, hybrid, _either(exclude, period[1] if period else None),
-                              _restricting(period))
-        if period and not turn.passages:  # say so plainly, rather than a generic refusal
-            return self._finish(turn, [Draft(refused=True, refusal=_no_report(period[0]))], period[0])
+        turn = self._retrieve(question, history, k, hybrid, exclude, period)
+        if period and period.rows is not None and not turn.passages:  # say so plainly, not a generic refusal
+            return self._finish(turn, [Draft(refused=True, refusal=_no_report(period.said))], period.said)
         drafts = [self.answerer.answer(part, ps) for part, ps in zip(turn.parts, turn.rankings, strict=True)]
-        return self._finish(turn, drafts, period[0] if period else None)
+        return self._finish(turn, drafts, period.said if period else None)
 
-    def _period(self, question: object, since: str | None, until: str | None
-                ) -> tuple[dict[str, Any], Exclude | None] | None:
-        """What a period restriction says (for the answer) and the passages it leaves out: the
-        one asked for (``since``/``until``) and the one the question names ("in March 2021",
+    def _period(self, question: object, since: str | None, until: str | None) -> _Period | None:
+        """What a period restriction says (for the answer) and the passages it keeps: the one
+        asked for (``since``/``until``) and the one the question names ("in March 2021",
         "before 16 March"), both if both. Undated reports are left out, and counted. A period
         the question names in which no report was published is the events', not the reports'
         ("the drone shot down on June 20"): it restricts nothing, and the answer says so."""
@@ -213,7 +216,7 @@ class Chatbot:
         asked = asked_period(question, int(dates[-1][:4])) if dates and isinstance(question, str) else None
         if asked is not None and not _any_between(dates, asked.since, asked.until):
             none = {"since": asked.since, "until": asked.until, "asked": asked.phrase, "no_reports": True}
-            return (none, None) if not low and not high else self._period(None, since, until)
+            return _Period(none, None) if not low and not high else self._period(None, since, until)
         if not low and not high and asked is None:
             return None
         if asked is not None:  # both: the reports of both periods
@@ -222,7 +225,11 @@ class Chatbot:
         said: dict[str, Any] = {"since": low, "until": high, "undated_left_out": undated}
         if asked is not None:
             said["asked"] = asked.phrase
-        return said, lambda p: p.date is None or bool(low and p.date < low) or bool(high and p.date > high)
+        if (low, high) not in self._published:  # the same period asked again needs no new look-up
+            if len(self._published) >= _PERIODS_KEPT:
+                self._published.pop(next(iter(self._published)))
+            self._published[(low, high)] = self.store.rows_published(low, high)
+        return _Period(said, self._published[(low, high)])
 
     def _dates(self) -> tuple[list[str], int]:
         """The index's publication dates, sorted, and how many reports are undated (read once
@@ -233,11 +240,13 @@ class Chatbot:
         return self._dated
 
     def _retrieve(self, question: str, history: Sequence[Any] | None, k: int | None,
-                  hybrid: bool | None, exclude: Callable[[Passage], bool] | None = None,
-                  period_words: str | None = None) -> _Turn:
-        """The question resolved against ``history`` and its passages. ``period_words``: the
-        question's words for a publication period already applied as a filter; they are no
-        longer looked for in the articles ("in March" is not what a report says)."""
+                  hybrid: bool | None, exclude: Exclude | None = None,
+                  period: _Period | None = None) -> _Turn:
+        """The question resolved against ``history`` and its passages (only the ``period``'s,
+        where one applies). The question's words for that period are no longer looked for in
+        the articles ("in March" is not what a report says)."""
+        allowed = period.rows if period is not None else None
+        period_words = period.said.get("asked") if period is not None and allowed is not None else None
         started = time.perf_counter()
         question = validate_question(question, self.config.max_question_chars)
         query = self.aliases.rewrite(resolve_followup(question, normalise_history(history)))
@@ -249,23 +258,25 @@ class Chatbot:
         parts = split_question(query)
         if time_intent(query):  # the latest or first of the reports: look through twice as many
             k = 2 * (self.config.top_k if k is None else k)
-        rankings = [self._ranking(part, k, hybrid, exclude) for part in parts]
+        rankings = [self._ranking(part, k, hybrid, exclude, allowed) for part in parts]
         return _Turn(question, query, parts, rankings, _interleave(rankings), started, time.perf_counter())
 
     def _ranking(self, query: str, k: int | None, hybrid: bool | None,
-                 exclude: Callable[[Passage], bool] | None) -> list[Passage]:
-        """The passages for one part of the question, less those ``exclude`` is true of."""
+                 exclude: Exclude | None, allowed: np.ndarray | None = None) -> list[Passage]:
+        """The passages for one part of the question, among the ``allowed`` rows (a period's:
+        filtered inside the searches, so a few reports of an archive are found however far
+        down they rank), less those ``exclude`` is true of."""
         if exclude is None:
-            return self.retriever.retrieve(query, k, hybrid)
+            return self.retriever.retrieve(query, k, hybrid, allowed)
         k = self.config.top_k if k is None else k
         if k <= 0:
-            return [p for p in self.retriever.retrieve(query, k, hybrid) if not exclude(p)]
+            return [p for p in self.retriever.retrieve(query, k, hybrid, allowed) if not exclude(p)]
         # Deeper, so that the passages left out are replaced by the next ones: twice as deep,
-        # then four times deeper while too few are kept (a period of a few reports in an
-        # archive), up to a bound on the work one question may take.
+        # then four times deeper while too few are kept, up to a bound on the work one
+        # question may take.
         depth = 2 * k
         while True:
-            found = self.retriever.retrieve(query, depth, hybrid)
+            found = self.retriever.retrieve(query, depth, hybrid, allowed)
             kept = [p for p in found if not exclude(p)]
             if len(kept) >= k or len(found) < depth or depth >= _DEEPEST * k:
                 return kept[:k]
@@ -307,9 +318,9 @@ class Chatbot:
             yield answer
             return
         period = self._period(question, since, until)
-        turn = self._retrieve(question, history, k, hybrid, period[1] if period else None, _restricting(period))
-        if period and not turn.passages:  # as ``ask`` says it
-            yield self._finish(turn, [Draft(refused=True, refusal=_no_report(period[0]))], period[0])
+        turn = self._retrieve(question, history, k, hybrid, None, period)
+        if period and period.rows is not None and not turn.passages:  # as ``ask`` says it
+            yield self._finish(turn, [Draft(refused=True, refusal=_no_report(period.said))], period.said)
             return
         drafts: list[Draft] = []
         shown = ""
@@ -324,7 +335,7 @@ class Chatbot:
                     yield Answer(turn.question, shown.strip(), False, [], turn.passages, {}, turn.query,
                                  complete=False)
             shown += " "  # the next part's answer follows as a new sentence
-        yield self._finish(turn, drafts, period[0] if period else None)
+        yield self._finish(turn, drafts, period.said if period else None)
 
     def timeline(self, query: str, k: int | None = None) -> Timeline:
         """The reports on ``query`` in publication order, each with its sentence that best
@@ -362,6 +373,16 @@ class Chatbot:
             return None
 
 
+@dataclass(frozen=True)
+class _Period:
+    """A publication period an answer keeps to: what the answer says of it (``period`` in its
+    JSON), and the row ids of the passages it keeps (None: it keeps all, the question's words
+    naming the events, not the reports)."""
+
+    said: dict[str, Any]
+    rows: np.ndarray | None
+
+
 @dataclass
 class _Turn:
     """One question on its way through: what was asked and retrieved, and when."""
@@ -395,11 +416,6 @@ def _iso_day(value: str | None, name: str) -> str | None:
         raise ValueError(f"{name} must be a date written YYYY-MM-DD, got {value!r}") from None
 
 
-def _restricting(period: tuple[dict[str, Any], Exclude | None] | None) -> str | None:
-    """The question's words for a period that filters the reports, if any."""
-    return period[0].get("asked") if period and period[1] is not None else None
-
-
 def _without(query: str, words: str) -> str:
     """``query`` with ``words`` cut out: "What was the toll in March?" -> "What was the toll?"."""
     at = query.find(words)
@@ -412,13 +428,6 @@ def _any_between(dates: list[str], low: str | None, high: str | None) -> bool:
     """Some date of the sorted ``dates`` lies in [low, high] (None: open)."""
     i = bisect.bisect_left(dates, low or "")
     return i < len(dates) and (high is None or dates[i] <= high)
-
-
-def _either(a: Exclude | None, b: Exclude | None) -> Exclude | None:
-    """A passage left out by either (None: by neither)."""
-    if a is None or b is None:
-        return a or b
-    return lambda p: a(p) or b(p)
 
 
 def _interleave(rankings: list[list[Passage]]) -> list[Passage]:

@@ -327,3 +327,37 @@ def test_hnsw_as_configured_finds_the_exact_neighbours_of_low_rank_vectors():
     _, found = index.search(queries, 10)
     exact = np.argsort(-(queries @ base.T), axis=1)[:, :10]
     assert np.mean([len(set(a) & set(e)) / 10 for a, e in zip(found, exact, strict=True)]) >= 0.95
+
+
+def _dated_reports(folder: Path, january: int, june: int) -> Path:
+    """Reports of one story: many in January 2021, a few in June, all sharing their words."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(january + june):
+        date = f"2021-01-{i % 28 + 1:02d}" if i < january else f"2021-06-{i - january + 1:02d}"
+        (folder / f"r{i:03d}.txt").write_text(f"Date: {date}\nHarbour report {i}\n\nThe harbour crane number {i} "
+                                              f"lifted {i + 3} containers on the quay.\n", encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("store_kind", ["faiss", "milvus"])
+def test_a_search_keeps_to_the_rows_it_is_allowed_however_far_down_they_rank(tmp_path, fake_embedder, store_kind):
+    config = IndexConfig(max_tokens=64, store=store_kind)
+    store, _ = open_index(_dated_reports(tmp_path / "corpus", 40, 2), tmp_path / "idx", config, fake_embedder)
+    june = store.rows_published("2021-06-01", "2021-06-30")
+    assert len(june) == 2 and {store.chunk_at(int(r)).doc_id for r in june} == {"r040.txt", "r041.txt"}
+    assert len(store.rows_published(None, "2021-01-31")) == 40 and len(store.rows_published("2022-01-01", None)) == 0
+    january_row = int(store.rows_published("2021-01-01", "2021-01-01")[0])
+    query = store.chunk_vectors([january_row])[0]  # a January report's own vector: it ranks first unfiltered
+    assert store.search(query, 1) == [january_row]
+    assert sorted(store.search(query, 5, june)) == sorted(int(r) for r in june)
+    words = store.passage_terms(january_row)
+    assert set(store.bm25(words, 5, june)) == {int(r) for r in june}
+    assert store.search(query, 5, np.zeros(0, dtype=np.int64)) == [] and store.bm25(words, 5, june[:0]) == []
+    store.close()
+
+
+def test_rows_added_since_the_main_index_are_filtered_too():
+    index = vectors_module.VectorIndex(4)
+    index.add(np.array([1, 2, 3], dtype=np.int64), np.eye(4, dtype=np.float32)[:3])
+    rows, scores = index.search(np.array([1, 0, 0, 0], dtype=np.float32), 3, np.array([2, 3], dtype=np.int64))
+    assert sorted(rows.tolist()) == [2, 3] and np.all(np.isfinite(scores))

@@ -142,3 +142,18 @@ def test_the_pages_settings_restrict_answers_to_a_period_and_the_answer_says_so(
         page.context.close()
     finally:
         demo.close()
+
+
+def test_a_period_finds_its_few_reports_among_many_that_rank_above_them(embedder, tmp_path):
+    from .test_store import _dated_reports
+
+    corpus = _dated_reports(tmp_path / "corpus", 40, 2)
+    bot = rag.Chatbot.from_corpus(corpus, index_dir=tmp_path / "index", embedder=embedder)
+    # One passage asked for: the two June reports rank 40th to 42nd of 42 that all say the
+    # same (measured), and near-copies of better ones are collapsed, so a retrieval that
+    # looked first and filtered after found none of them.
+    answer = bot.ask("How many containers did the harbour crane lift?", k=1, since="2021-06-01")
+    assert [p.source for p in answer.passages] and all(p.date >= "2021-06-01" for p in answer.passages)
+    assert answer.citations and all(c.date >= "2021-06-01" for c in answer.citations)
+    asked = bot.ask("How many containers did the harbour crane lift in June 2021?", k=1)
+    assert asked.period["asked"] == "in June 2021" and all(p.date >= "2021-06-01" for p in asked.passages)

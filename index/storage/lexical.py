@@ -103,9 +103,11 @@ class LexicalIndex:
         extra = self.delta.get(term)
         return np.concatenate([rows, np.fromiter(extra, dtype=np.int64, count=len(extra))]) if extra else rows
 
-    def search(self, terms: list[str], n: int, passages: int, total_terms: int) -> list[int]:
+    def search(self, terms: list[str], n: int, passages: int, total_terms: int,
+               allowed: np.ndarray | None = None) -> list[int]:
         """Row ids of the ``n`` passages that best match ``terms`` by BM25, best first
-        (ties: the earlier row); ``passages`` and ``total_terms`` are the index's counts."""
+        (ties: the earlier row); ``passages`` and ``total_terms`` are the index's counts;
+        ``allowed``: only among those rows."""
         if n < 1 or passages < 1:
             return []
         avg = self.avgdl or max(total_terms / passages, 1e-9)
@@ -124,11 +126,18 @@ class LexicalIndex:
             for rows, weight in (self._main(term), self._delta(term, avg)):
                 if len(rows):
                     scores[rows] += np.float32(idf) * weight
+        outside = None
+        if allowed is not None:  # the statistics stay the whole index's; only the ranking is cut
+            outside = np.ones(size, dtype=bool)
+            outside[allowed[allowed < size]] = False
+            scores[outside] = 0
         if common and np.count_nonzero(scores) < n:
             for idf, term in common:
                 for rows, weight in (self._main(term), self._delta(term, avg)):
                     if len(rows):
                         scores[rows] += np.float32(idf) * weight
+            if outside is not None:
+                scores[outside] = 0
         rows = np.flatnonzero(scores)
         found = scores[rows]
         if len(rows) > n:

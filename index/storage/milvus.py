@@ -201,19 +201,22 @@ class MilvusCollection:
         return int(self.client.query(self.name, filter="", output_fields=["count(*)"])[0]["count(*)"])
 
     # -- searches ----------------------------------------------------------------------------
-    def search(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, query: np.ndarray, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         params = {"metric_type": "IP", "params": {"ef": max(HNSW_EF_SEARCH, n)} if self.index_type == _HNSW else {}}
+        if allowed is not None and not len(allowed):
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         hits = self._call(self.client.search, self.name, data=[np.asarray(query, dtype=np.float32).ravel().tolist()],
-                          anns_field="dense", limit=n, output_fields=["row"], search_params=params)[0]
+                          anns_field="dense", limit=n, output_fields=["row"], search_params=params,
+                          **_only(allowed))[0]
         return (np.asarray([h["row"] for h in hits], dtype=np.int64),
                 np.asarray([h["distance"] for h in hits], dtype=np.float32))
 
-    def bm25(self, terms: list[str], n: int) -> list[int]:
+    def bm25(self, terms: list[str], n: int, allowed: np.ndarray | None = None) -> list[int]:
         text = _encode_terms(list(dict.fromkeys(terms)))
-        if not text or n < 1:
+        if not text or n < 1 or (allowed is not None and not len(allowed)):
             return []
         hits = self._call(self.client.search, self.name, data=[text], anns_field="sparse", limit=n,
-                          output_fields=["row"], search_params={"metric_type": "BM25"})[0]
+                          output_fields=["row"], search_params={"metric_type": "BM25"}, **_only(allowed))[0]
         return [int(h["row"]) for h in hits]
 
     def rows_with_all(self, terms: list[str], limit: int) -> list[int]:
@@ -361,8 +364,8 @@ class MilvusVectors:
     def drop(self, rows: set[int]) -> None:
         """Nothing to do: the database's tombstones reach Milvus by ``sync``."""
 
-    def search(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.collection.search(query, n)
+    def search(self, query: np.ndarray, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        return self.collection.search(query, n, allowed)
 
     def merge_needed(self, factory: str) -> bool:
         return False
@@ -380,8 +383,15 @@ class MilvusLexical:
     def drop(self, rows: set[int]) -> None:
         """Nothing to do: see MilvusVectors.drop."""
 
-    def search(self, terms: list[str], n: int, passages: int, total_terms: int) -> list[int]:
-        return self.collection.bm25(terms, n)
+    def search(self, terms: list[str], n: int, passages: int, total_terms: int,
+               allowed: np.ndarray | None = None) -> list[int]:
+        return self.collection.bm25(terms, n, allowed)
 
     def rows_with_all(self, terms: list[str], limit: int) -> list[int]:
         return self.collection.rows_with_all(terms, limit)
+
+
+def _only(allowed: np.ndarray | None) -> dict[str, str]:
+    """The search filter that keeps to ``allowed`` rows (a boolean expression Milvus
+    evaluates before ranking), or none."""
+    return {} if allowed is None else {"filter": f"row in {[int(r) for r in allowed]}"}

@@ -219,21 +219,33 @@ class IndexStore:
         return from_blobs([found[0][0]], self.dimension)[0]
 
     # -- search --------------------------------------------------------------------------
-    def search(self, query: np.ndarray, n: int) -> list[int]:
-        """Row ids of the ``n`` passages whose vectors best match ``query``, best first."""
+    def search(self, query: np.ndarray, n: int, allowed: np.ndarray | None = None) -> list[int]:
+        """Row ids of the ``n`` passages whose vectors best match ``query``, best first;
+        ``allowed``: only among those rows (sorted; see ``rows_published``)."""
         try:
-            rows, _ = self.vectors.search(query, n)
+            rows, _ = self.vectors.search(query, n, allowed)
         except (RuntimeError, OSError) as exc:  # the vector file, read on first search
             raise IndexCorruptError(f"The index at {self.path} is corrupt (vectors unreadable: {exc}). "
                                     f"Rebuild it: {self.fix}") from exc
         found = [int(r) for r in rows]
         return (self.alive(found) if self.vectors.removed else found)[:n]
 
-    def bm25(self, terms: list[str], n: int) -> list[int]:
-        """Row ids of the ``n`` passages that best match ``terms`` by BM25, best first."""
+    def bm25(self, terms: list[str], n: int, allowed: np.ndarray | None = None) -> list[int]:
+        """Row ids of the ``n`` passages that best match ``terms`` by BM25, best first
+        (``allowed``: only among those rows)."""
         counts = self.counts
-        found = self.lexical.search(terms, n + self.vectors.removed, counts.get("chunks", 0), counts.get("terms", 0))
+        found = self.lexical.search(terms, n + self.vectors.removed, counts.get("chunks", 0), counts.get("terms", 0),
+                                    allowed)
         return (self.alive(found) if self.vectors.removed else found)[:n]
+
+    def rows_published(self, since: str | None, until: str | None) -> np.ndarray:
+        """The sorted row ids of the passages of reports published from ``since`` to ``until``
+        (YYYY-MM-DD, inclusive; None: open), for searching only those (undated reports are
+        not among them)."""
+        found = self.query("SELECT chunks.row FROM chunks JOIN docs ON chunks.doc = docs.id "
+                           "WHERE docs.date IS NOT NULL AND docs.date >= ? AND docs.date <= ? ORDER BY chunks.row",
+                           (since or "", until or "9999-99-99"))
+        return np.fromiter((r for (r,) in found), dtype=np.int64, count=len(found))
 
     def rows_with_all(self, terms: list[str], limit: int) -> list[int]:
         """Row ids of passages holding every one of ``terms`` (at most ``limit``)."""

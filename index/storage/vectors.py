@@ -123,18 +123,28 @@ class VectorIndex:
         self.removed += sum(1 for r in rows if r <= self.covered)
         self.delta_rows, self.delta = self.delta_rows[keep], self.delta[keep]
 
-    def search(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ``n`` (plus ``removed``) best rows for ``query`` and their scores, best first."""
+    def search(self, query: np.ndarray, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` (plus ``removed``) best rows for ``query`` and their scores, best first;
+        ``allowed``: only among those rows, filtered inside the search (FAISS's ID selector),
+        so a period's few reports in an archive are found however far down they rank."""
         want = n + self.removed
         q = np.asarray(query, dtype=np.float32).reshape(1, -1)
         rows, scores = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if allowed is not None and not len(allowed):
+            return rows, scores
         if self.main_rows:
-            s, ids = self.main.search(q, min(want, self.main_rows))
+            import faiss
+
+            params = None if allowed is None else faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+            s, ids = self.main.search(q, min(want, self.main_rows), params=params)
             found = ids[0] >= 0
             rows, scores = ids[0][found].astype(np.int64), s[0][found]
         if len(self.delta_rows):
-            sims = self.delta @ q[0]
+            mine = np.isin(self.delta_rows, allowed) if allowed is not None else slice(None)
+            sims = np.full(len(self.delta_rows), -np.inf, dtype=np.float32)
+            sims[mine] = self.delta[mine] @ q[0]
             top = np.argsort(-sims, kind="stable")[:want]
+            top = top[np.isfinite(sims[top])]
             rows, scores = np.concatenate([rows, self.delta_rows[top]]), np.concatenate([scores, sims[top]])
             order = np.argsort(-scores, kind="stable")[:want]
             rows, scores = rows[order], scores[order]

@@ -36,8 +36,8 @@ class HybridRetriever:
         self.embedder = embedder
         self.config = config
 
-    def dense_ranking(self, query_vector: np.ndarray, n: int) -> list[int]:
-        return self.store.search(query_vector, n)
+    def dense_ranking(self, query_vector: np.ndarray, n: int, allowed: np.ndarray | None = None) -> list[int]:
+        return self.store.search(query_vector, n, allowed)
 
     def sentence_ranking(self, query_vector: np.ndarray, n: int, pool: list[int],
                          sentences: list[np.ndarray]) -> list[int]:
@@ -51,19 +51,21 @@ class HybridRetriever:
         order = np.argsort(-best, kind="stable")[:n]
         return [pool[i] for i in order if np.isfinite(best[i])]
 
-    def bm25_ranking(self, query: str, n: int) -> list[int]:
-        return self.store.bm25(content_terms(topic(query)), n)
+    def bm25_ranking(self, query: str, n: int, allowed: np.ndarray | None = None) -> list[int]:
+        return self.store.bm25(content_terms(topic(query)), n, allowed)
 
-    def retrieve(self, query: str, k: int | None = None, hybrid: bool | None = None) -> list[Passage]:
-        """Top ``k`` passages for ``query``, best first, near-duplicates collapsed."""
+    def retrieve(self, query: str, k: int | None = None, hybrid: bool | None = None,
+                 allowed: np.ndarray | None = None) -> list[Passage]:
+        """Top ``k`` passages for ``query``, best first, near-duplicates collapsed; with
+        ``allowed`` (sorted row ids), only among those passages."""
         k = self.config.top_k if k is None else k
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         hybrid = self.config.hybrid if hybrid is None else hybrid
         n = k * self.config.candidate_factor
         query_vector = self.embedder.encode_queries([query])[0]
-        dense = self.dense_ranking(query_vector, n)
-        sparse = self.bm25_ranking(query, n) if hybrid else []
+        dense = self.dense_ranking(query_vector, n, allowed)
+        sparse = self.bm25_ranking(query, n, allowed) if hybrid else []
         fused = rrf_fuse([dense, sparse] if sparse else [dense], self.config.rrf_k)
         order = sorted(fused, key=lambda i: (-fused[i], i))
         dense_rank = {i: r for r, i in enumerate(dense, 1)}
