@@ -20,15 +20,18 @@ def human_date(date: str) -> str:
     return f"{day} {_MONTHS[month - 1]} {year}"
 
 
-def time_lead(kind: str, date: str, extreme: bool = True) -> str:
+def time_lead(kind: str, date: str, extreme: bool = True, undated: int = 0) -> str:
     """"As of 24 July 2019 (the most recent report):" or "In the first report (22 July 2019):";
     not ``extreme`` (a newer, or older, report was found that does not answer): "As of 24 July
     2019 (the most recent report that answers this):", "In the earliest report that answers
-    this (22 July 2019):"."""
+    this (22 July 2019):". ``undated``: reports of unknown date that also answer, said so
+    ("…; 1 undated report also answers")."""
     human = human_date(date)
+    also = f"; {undated} undated report{'s also answer' if undated != 1 else ' also answers'}" if undated else ""
     if kind == "latest":
-        return f"As of {human} (the most recent report{'' if extreme else ' that answers this'}):"
-    return f"In the first report ({human}):" if extreme else f"In the earliest report that answers this ({human}):"
+        return f"As of {human} (the most recent report{'' if extreme else ' that answers this'}{also}):"
+    return (f"In the first report ({human}{also}):" if extreme
+            else f"In the earliest report that answers this ({human}{also}):")
 
 
 def claim_lead(rank: int, of: int, date: str) -> str:
@@ -40,8 +43,8 @@ def claim_lead(rank: int, of: int, date: str) -> str:
 
 _DAY = r"\(\d{1,2} \w+ \d{4}\)"
 _LEADS = re.compile(r"^(?:" + "|".join(map(re.escape, (CONFLICT_LEAD, UNCERTAIN_LEAD))) +
-                    rf"|As of \d{{1,2}} \w+ \d{{4}} \(the most recent report(?: that answers this)?\):"
-                    rf"|In the (?:first report|earliest report that answers this) {_DAY}:"
+                    rf"|As of \d{{1,2}} \w+ \d{{4}} \(the most recent report[^()]*\):"
+                    rf"|In the (?:first report|earliest report that answers this) \(\d{{1,2}} \w+ \d{{4}}[^()]*\):"
                     rf"|(?:The later report|The latest report|An earlier report) {_DAY}:)\s*")
 
 

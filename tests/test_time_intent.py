@@ -75,6 +75,12 @@ def test_time_leads_read_well_and_claim_nothing():
     assert time_lead("first", "2021-03-02") == "In the first report (2 March 2021):"
     assert time_lead("first", "2021-03-02", extreme=False) == "In the earliest report that answers this (2 March 2021):"
     assert strip_lead("As of 2 March 2021 (the most recent report that answers this): It rose.") == "It rose."
+    # Undated reports that answer too are named, not passed over.
+    assert (time_lead("latest", "2021-03-17", extreme=False, undated=1)
+            == "As of 17 March 2021 (the most recent report that answers this; 1 undated report also answers):")
+    assert (time_lead("first", "2021-03-01", undated=2)
+            == "In the first report (1 March 2021; 2 undated reports also answer):")
+    assert strip_lead("In the first report (1 March 2021; 2 undated reports also answer): It fell.") == "It fell."
     unsure = "The articles may not answer this; the closest they come: In the first report (2 March 2021): It rose."
     assert strip_lead(unsure) == "It rose." and strip_lead("As of 24 July 2019 (the most recent report): X.") == "X."
     assert claim_lead(0, 2, "2021-03-08") == "The later report (8 March 2021):"
@@ -166,3 +172,14 @@ def test_the_page_says_which_report_a_latest_answer_comes_from(story, browser):
         page.context.close()
     finally:
         demo.close()
+
+
+@pytest.mark.integration
+def test_an_undated_report_that_also_answers_is_named_not_passed_over(embedder, tmp_path):
+    corpus = write_story(tmp_path / "corpus")
+    (corpus / "u03.txt").write_text("Victims remembered\n\nThe death toll of the Marlow bridge collapse is 10, "
+                                    "a memorial plaque says.\n", encoding="utf-8")
+    bot = rag.Chatbot.from_corpus(corpus, index_dir=tmp_path / "index", embedder=embedder)
+    answer = bot.ask("What is the latest death toll of the Marlow bridge collapse?")
+    assert answer.citations[0].source == "r10.txt"
+    assert "(the most recent report that answers this; 1 undated report also answers):" in answer.text

@@ -85,14 +85,16 @@ class ExtractiveAnswerer:
 
     def score(self, question: str, passages: list[Passage]) -> Scored:
         """Score every sentence of ``passages`` and the question's answerability."""
-        # "What is the latest toll?": the time words choose among the reports (``decide``);
-        # each report is asked what it says ("What is the toll?").
+        cands = candidates(self.store, passages)
+        # "What is the latest toll?": the time words choose among dated reports (``decide``),
+        # and each report is asked what it says ("What is the toll?"). Among undated ones
+        # they can only be about the story's own time ("How was it originally spelled?").
         intent = time_intent(question)
-        asked = without_time_words(question) if intent is not None else question
+        dated = intent is not None and any(self.store.docs[c.doc_id].date for c in cands)
+        asked = without_time_words(question) if dated else question
         question_read = asked if T.content_terms(asked) else question
         qtype = classify(question_read)
         unknown = self.vocabulary.unknown_names(question_read)
-        cands = candidates(self.store, passages)
         qvec = self.embedder.encode_queries([question_read])[0]
         rows = self.featurizer.sentence_rows(question_read, qvec, qtype, cands)
         first = self.selector.sentence.logits(rows)
@@ -146,45 +148,50 @@ class ExtractiveAnswerer:
             refusal = (f"The articles don't mention {scored.unknown[0]}." if scored.unknown
                        else _REFUSALS.get(scored.qtype.kind, _DEFAULT_REFUSAL))
             return Draft(refused=True, refusal=refusal, closest=best.support, confidence=scored.answerable)
+        # "What is the latest toll?": the newest dated report among those that answer, alone,
+        # and the answer says which report it is. Before disagreements: reports of different
+        # days giving different figures are the story's updates, which is what was asked.
+        if (intent := time_intent(scored.question)) and (dated := self._by_date(scored, intent)):
+            pick, date, extreme, undated = dated
+            return Draft(sentences=[DraftSentence(pick.text, self._supports(pick, scored.candidates, asked))],
+                         confidence=scored.answerable, uncertain=not confident, short=short_answer(pick),
+                         lead=time_lead(intent, date, extreme, undated))
         if conflict is not None and (conflict.kind == "polarity" or all(self._answers(c) for c in conflict.claims)):
             claims = [DraftSentence(c.text, self._supports(c, scored.candidates, asked, exclude=conflict.claims))
                       for c in conflict.claims]
             return Draft(sentences=claims, conflicts=[DraftConflict(conflict.kind, claims)],
                          confidence=scored.answerable)
-        # "What is the latest toll?": the newest dated report among those that answer, alone,
-        # and the answer says which report it is.
-        if (intent := time_intent(scored.question)) and (dated := self._by_date(scored, intent)):
-            pick, date, extreme = dated
-            return Draft(sentences=[DraftSentence(pick.text, self._supports(pick, scored.candidates, asked))],
-                         confidence=scored.answerable, uncertain=not confident, short=short_answer(pick),
-                         lead=time_lead(intent, date, extreme))
         # An uncertain answer quotes what a confident one would, said to be no more than the closest.
         chosen = select_sentences(scored, self.selector.second_ratio, self.config)
         return Draft(sentences=[DraftSentence(c.text, self._supports(c, scored.candidates, asked)) for c in chosen],
                      confidence=scored.answerable, uncertain=not confident, short=short_answer(best))
 
-    def _by_date(self, scored: Scored, intent: str) -> tuple[Candidate, str, bool] | None:
+    def _by_date(self, scored: Scored, intent: str) -> tuple[Candidate, str, bool, int] | None:
         """The newest (``intent`` "latest") or oldest ("first") dated report among the
         candidates that answer: the reader finds an answer in it (its span clears the
         no-answer margin), and it is nearly as likely as the best (``conflict_ratio``, as a
         rival account must be; a looser floor let older reports with wrong spans answer
         "initially" questions: 1 of 4 right on the test story, against 2 of 4). None when no
         such candidate is dated. The flag says whether it is also the newest (oldest) report
-        retrieved: if not, the answer says it is the newest that answers, not the newest."""
+        retrieved: if not, the answer says it is the newest that answers, not the newest. The
+        count is of undated reports that answer as well: they cannot be placed in time, and
+        the answer says they exist rather than passing over them in silence."""
         best = scored.candidates[0]
-        dated = []
+        dated, undated = [], set()
         for c in scored.candidates[:_TIME_POOL]:
-            date = self.store.docs[c.doc_id].date
-            if (date and c.probability >= self.config.conflict_ratio * best.probability and c.span is not None
-                    and c.span.margin >= self.reader.null_threshold):
+            if not (c.probability >= self.config.conflict_ratio * best.probability and self._answers(c)):
+                continue
+            if date := self.store.docs[c.doc_id].date:
                 dated.append((date, c.probability, c))
+            else:
+                undated.add(c.doc_id)
         if not dated:
             return None
         # Newest (or oldest) first; of reports of one day, the likelier.
         sign = 1 if intent == "latest" else -1
         date, _, pick = max(dated, key=lambda d: (sign * _day_number(d[0]), d[1]))
         found = [d for c in scored.candidates if (d := self.store.docs[c.doc_id].date)]
-        return pick, date, date == max(found, key=lambda d: sign * _day_number(d))
+        return pick, date, date == max(found, key=lambda d: sign * _day_number(d)), len(undated)
 
     def _answers(self, claim: Candidate) -> bool:
         """The reader finds an answer to the question inside ``claim`` (a value conflict's
