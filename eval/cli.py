@@ -29,6 +29,8 @@ def register(sub: Any) -> None:
     p.add_argument("--nli-model", default=None, help="local NLI cross-encoder directory for the checker")
     p.add_argument("--squad", type=Path, default=None, help="evaluate on a SQuAD v2.0 file instead")
     p.add_argument("--limit", type=int, default=None, help="with --squad: only the first N questions")
+    p.add_argument("--story", action="store_true",
+                   help="the news-time benchmark instead: latest, first and period questions on a story it writes")
     p.add_argument("--write-baseline", action="store_true",
                    help=f"record the default answerer's figures as the regression gate ({BASELINE.name})")
     p.set_defaults(func=cmd_eval)
@@ -46,6 +48,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     answerers = args.answerer or [default]
     if args.squad is not None:
         return _eval_squad(args, answerers, options)
+    if args.story:
+        return _eval_story(args, options)
     from .benchmark import run_benchmark
 
     report = run_benchmark(args.set, args.corpus, answerers, args.index_dir, args.nli_model, **options)
@@ -83,4 +87,29 @@ def _eval_squad(args: argparse.Namespace, answerers: list[str], options: dict[st
     plot_refusal_curves(curves, points, args.out / "squad_refusal.png", title=f"refusal on {args.squad.name}")
     print_summary(summaries, title=f"SQuAD v2.0: {args.squad.name}")
     print(f"wrote {args.out / 'squad_refusal.png'}")
+    return 0
+
+
+def _eval_story(args: argparse.Namespace, options: dict[str, Any]) -> int:
+    """`rag eval --story`: the news-time figures (``eval/story.py``), printed and written to
+    story_report.json."""
+    import json
+
+    from .story import run_story
+
+    result = run_story(**options)
+    print("rag eval --story: a 14-report story the benchmark writes")
+    for name, label in (("latest", '"latest" questions answered from the newest report that answers'),
+                        ("first", '"first" questions answered from the oldest'),
+                        ("period", "period questions: only that period's reports, or a clear statement")):
+        kind = [i for i in result["items"] if i["kind"] == name]
+        print(f"  {label}: {sum(i['ok'] for i in kind)}/{len(kind)} ({result[name]:.2f})")
+    print(f"  timeline order and grouping exact: {result['timeline_exact']}")
+    for item in result["items"]:
+        if not item["ok"]:
+            print(f"  wrong ({item['kind']}): {item['question']} -> {item['cited']}: {item['answer'][:100]}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "story_report.json"
+    path.write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    print(f"wrote {path}")
     return 0

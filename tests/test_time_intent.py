@@ -183,3 +183,18 @@ def test_an_undated_report_that_also_answers_is_named_not_passed_over(embedder, 
     answer = bot.ask("What is the latest death toll of the Marlow bridge collapse?")
     assert answer.citations[0].source == "r10.txt"
     assert "(the most recent report that answers this; 1 undated report also answers):" in answer.text
+
+
+@pytest.mark.integration
+def test_the_news_time_benchmark_keeps_its_figures(tmp_path, capsys):
+    """`rag eval --story`: latest, first and period questions and the timeline on the story."""
+    import json
+
+    from rag.cli import main
+
+    assert main(["eval", "--story", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    result = json.loads((tmp_path / "story_report.json").read_text(encoding="utf-8"))
+    assert result["latest"] == 1.0 and result["period"] == 1.0 and result["timeline_exact"]
+    assert result["first"] >= 0.5  # 2 of 4: a first report's "3 people died" is not read as the toll
+    assert '"latest" questions answered from the newest report that answers: 5/5' in out
