@@ -91,6 +91,8 @@ HTML_SHAPES = [
     (_page('<meta property="article:published_time" content="2019-07-20">',
            '<h1>Harbour reopens</h1><p>Published 22 July 2019</p><p>It met.</p>'), "2019-07-20"),
     (_page(body='<h1>Harbour reopens</h1><p>On 3 May 2018 the council first met to discuss it.</p>'), None),
+    # No such day: not a date, so the next source answers (here, none).
+    (_page('<meta property="article:published_time" content="2019-02-30T10:00:00Z">'), None),
 ]
 
 

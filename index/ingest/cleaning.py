@@ -89,19 +89,20 @@ def find_date(text: str) -> str | None:
     "Sept. 3rd, 2019", "22.07.2019"), as YYYY-MM-DD; None when there is none."""
     found: list[tuple[int, str]] = []
     for m in _DATE_ISO.finditer(text):
-        found.append((m.start(), _valid(int(m.group(1)), int(m.group(2)), int(m.group(3)))))
+        found.append((m.start(), valid_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))))
     for m in _DATE_MDY.finditer(text):
-        found.append((m.start(), _valid(int(m.group(3)), month_number(m.group(1)), int(m.group(2)))))
+        found.append((m.start(), valid_date(int(m.group(3)), month_number(m.group(1)), int(m.group(2)))))
     for m in _DATE_DMY.finditer(text):
-        found.append((m.start(), _valid(int(m.group(3)), month_number(m.group(2)), int(m.group(1)))))
+        found.append((m.start(), valid_date(int(m.group(3)), month_number(m.group(2)), int(m.group(1)))))
     for m in _DATE_DOTS.finditer(text):
-        found.append((m.start(), _valid(int(m.group(3)), int(m.group(2)), int(m.group(1)))))
+        found.append((m.start(), valid_date(int(m.group(3)), int(m.group(2)), int(m.group(1)))))
     valid = sorted((at, d) for at, d in found if d)
     return valid[0][1] if valid else None
 
 
-def _valid(year: int, month: int, day: int) -> str:
-    """YYYY-MM-DD for a real calendar date in 1900-2100, else ""."""
+def valid_date(year: int, month: int, day: int) -> str:
+    """YYYY-MM-DD for a real calendar date in 1900-2100, else "" (the one check every date
+    read from an article, a page's metadata or a question goes through)."""
     import datetime
 
     try:

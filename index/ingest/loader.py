@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import CorpusError
 from ..hashing import file_sha256
 from ..records import Document
-from .cleaning import clean_text
+from .cleaning import clean_text, valid_date
 from .sentences import split_sentences
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ def _iso_date(value: object) -> str | None:
     if hasattr(value, "strftime"):
         return value.strftime("%Y-%m-%d")
     m = _ISO_DATE.match(str(value or "").strip())
-    return f"{m.group(1)}-{m.group(2)}-{m.group(3)}" if m and 1900 <= int(m.group(1)) <= 2100 else None
+    return (valid_date(int(m.group(1)), int(m.group(2)), int(m.group(3))) or None) if m else None
 
 
 def _json_ld_date(soup: Any) -> str | None:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from index.ingest.cleaning import month_number
+from index.ingest.cleaning import month_number, valid_date
 
 _LATEST = re.compile(r"\b(latest|most recent(ly)?|newest|currently|so far|as of now|nowadays|up to date|"
                      r"still|at present|now)\b", re.IGNORECASE)
@@ -133,10 +133,7 @@ def _interval(g: Sequence[str | None], year: int | None) -> tuple[str, str] | No
 
 
 def _day(year: int, month: int, day: int) -> str | None:
-    try:
-        return datetime.date(year, month, day).isoformat()
-    except ValueError:
-        return None
+    return valid_date(year, month, day) or None
 
 
 def _shift(day: str, days: int) -> str:
