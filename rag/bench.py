@@ -277,6 +277,9 @@ def print_table(results: dict[str, Any], title: str = "rag bench") -> None:
         "recall_at_10": "vector search recall@10 vs exact",
         "vector_search_p50_ms": "vector search alone p50 (ms)", "vector_search_p95_ms": "vector search alone p95 (ms)",
         "vector_index": "vector index (FAISS factory)",
+        "period_p50_ms": "per-question p50, kept to one month's reports (ms)",
+        "period_p95_ms": "per-question p95, kept to one month's reports (ms)",
+        "period_answers_inside": "share of those answered only from that month",
     })
     table = Table(title=title)
     table.add_column("measure")

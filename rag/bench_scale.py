@@ -88,8 +88,21 @@ def write_corpus(source: Sequence[str], passages: int, folder: Path, seed: int =
         sentences = [vary(rng.choice(source)) for _ in range(_SENTENCES_PER_DOC)]
         # Paragraphs of a few sentences, as articles have them (a line is a paragraph).
         body = "\n\n".join(" ".join(sentences[i:i + _PARAGRAPH]) for i in range(0, len(sentences), _PARAGRAPH))
-        (folder / f"{d:07d}.txt").write_text(f"Report {d}: {vary(rng.choice(source))}\n\n{body}\n", encoding="utf-8")
+        (folder / f"{d:07d}.txt").write_text(f"Date: {publication_date(d)}\nReport {d}: {vary(rng.choice(source))}"
+                                             f"\n\n{body}\n", encoding="utf-8")
     return docs
+
+
+def publication_date(d: int) -> str:
+    """Document ``d``'s date: a news archive's spread, documents in order over about four
+    years, so that a month holds about 1/48 of it."""
+    import datetime
+
+    return (datetime.date(2020, 1, 1) + datetime.timedelta(days=(d * 7919) % 1461)).isoformat()
+
+
+# The period the bench's dated questions ask for: one month of the four years.
+PERIOD = ("2021-06-01", "2021-06-30")
 
 
 _OPEN_SCRIPT = """
@@ -110,6 +123,13 @@ lat = []
 for q in questions:
     t = time.perf_counter(); bot.ask(q); lat.append((time.perf_counter() - t) * 1000)
 first_answer_s = open_s + lat[0] / 1000
+# The same questions kept to one month's reports: filtered inside the searches.
+since, until = json.loads(sys.argv[5])
+period_lat, inside = [], []
+for q in questions:
+    t = time.perf_counter(); a = bot.ask(q, since=since, until=until)
+    period_lat.append((time.perf_counter() - t) * 1000)
+    inside.append(all(p.date and since <= p.date <= until for p in a.passages))  # none: "no report" said
 rss = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS"))
 # recall@10 of the vector index against exact search over every stored vector, in batches
 vectors = embedder.encode_queries(questions)
@@ -131,7 +151,8 @@ while True:
     best, ids = np.take_along_axis(allsims, top, 1), np.take_along_axis(allids, top, 1)
 recall = float(np.mean([len(a & set(e.tolist())) / 10 for a, e in zip(approx, ids)]))
 print(json.dumps({"open_s": open_s, "first_answer_s": first_answer_s, "latencies": lat, "recall_at_10": recall,
-                  "search_ms": search_ms, "rss_mb": rss / 1024}))
+                  "search_ms": search_ms, "rss_mb": rss / 1024, "period_latencies": period_lat,
+                  "period_inside": sum(inside) / len(inside)}))
 """
 
 
@@ -165,7 +186,8 @@ def run_scale(corpus_dir: Path, passages: int, questions: list[str],
         # Two opens, each in a fresh process: the first after the build, the second as a
         # restart finds it (both read only what they need).
         runs = [json.loads(subprocess.run(
-            [sys.executable, "-c", _OPEN_SCRIPT, str(corpus), str(index_dir), json.dumps(questions), json.dumps(store)],
+            [sys.executable, "-c", _OPEN_SCRIPT, str(corpus), str(index_dir), json.dumps(questions), json.dumps(store),
+             json.dumps(PERIOD)],
             check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]) for _ in range(2)]
         # One more article, as `rag index` adds it: the folder listed, the file read, embedded
         # and written, the search indexes updated (their files left as they are).
@@ -188,4 +210,7 @@ def run_scale(corpus_dir: Path, passages: int, questions: list[str],
         "recall_at_10": round(opened["recall_at_10"], 4),
         "vector_search_p50_ms": round(percentile(opened["search_ms"], 50), 3),
         "vector_search_p95_ms": round(percentile(opened["search_ms"], 95), 3), "vector_index": search,
+        "period_p50_ms": round(percentile(opened["period_latencies"], 50), 2),
+        "period_p95_ms": round(percentile(opened["period_latencies"], 95), 2),
+        "period_answers_inside": round(opened["period_inside"], 4),
     }

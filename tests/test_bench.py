@@ -45,6 +45,8 @@ def test_scale_bench_indexes_a_synthetic_archive_through_the_project_code(tmp_pa
         assert figures[key] > 0
     assert figures["recall_at_10"] == 1.0 and figures["vector_index"] == "Flat"  # exact below the ANN threshold
     assert figures["p50_ms"] <= figures["p95_ms"]
+    # One month of the four years the synthetic reports span: every answer kept to it.
+    assert figures["period_answers_inside"] == 1.0 and 0 < figures["period_p50_ms"] <= figures["period_p95_ms"]
 
 
 def test_synthetic_documents_vary_names_and_figures(tmp_path):
