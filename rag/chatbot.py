@@ -337,12 +337,13 @@ class Chatbot:
             shown += " "  # the next part's answer follows as a new sentence
         yield self._finish(turn, drafts, period.said if period else None)
 
-    def timeline(self, query: str, k: int | None = None) -> Timeline:
+    def timeline(self, query: str, k: int | None = None, since: str | None = None,
+                 until: str | None = None) -> Timeline:
         """The reports on ``query`` in publication order, each with its sentence that best
-        matches, undated ones apart (``rag/timeline.py``)."""
+        matches, undated ones apart (``rag/timeline.py``); ``since``/``until`` as for ``ask``."""
         from .timeline import build_timeline
 
-        return build_timeline(self, query, k)
+        return build_timeline(self, query, k, since, until)
 
     @property
     def documents(self) -> list[dict[str, Any]]:

@@ -133,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", "--top-k", type=int, default=None, help="passages to look through (default twice top_k)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--no-update", action="store_true", help="use the index as it is, without looking for changes")
+    p.add_argument("--since", default=None, metavar="YYYY-MM-DD", help="only reports published on or after")
+    p.add_argument("--until", default=None, metavar="YYYY-MM-DD", help="only reports published on or before")
     p.set_defaults(func=cmd_timeline)
 
     p = sub.add_parser("bench", help="measure cold start, build time, latency, throughput, memory")
@@ -261,11 +263,13 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     validate_question(args.query, MAX_QUESTION_CHARS)  # fail fast, before loading anything
     out = sys.stdout
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
-        timeline = _open_bot(args).timeline(args.query, args.top_k)
+        timeline = _open_bot(args).timeline(args.query, args.top_k, args.since, args.until)
     if args.json:
         print(json.dumps(timeline.to_json(), ensure_ascii=False), file=out)
         return 0
     print(f"Timeline: {timeline.query}", file=out)
+    if timeline.period:
+        print(f"({describe_period(timeline.period)})", file=out)
     for e in timeline.dated:
         print(f"  {e.date}  {e.title} ({e.source})\n              \u201c{e.sentence}\u201d", file=out)
     if timeline.undated:

@@ -36,20 +36,27 @@ class Timeline:
     query: str
     dated: list[TimelineEntry] = field(default_factory=list)
     undated: list[TimelineEntry] = field(default_factory=list)
+    period: dict[str, Any] | None = None  # as an answer's: the publication period kept to
 
     def to_json(self) -> dict[str, Any]:
         """The object `rag timeline --json` prints."""
         drop = {"passage"}
-        return {"query": self.query,
-                "dated": [{k: v for k, v in asdict(e).items() if k not in drop} for e in self.dated],
-                "undated": [{k: v for k, v in asdict(e).items() if k not in drop} for e in self.undated]}
+        out = {"query": self.query,
+               "dated": [{k: v for k, v in asdict(e).items() if k not in drop} for e in self.dated],
+               "undated": [{k: v for k, v in asdict(e).items() if k not in drop} for e in self.undated]}
+        if self.period is not None:
+            out["period"] = self.period
+        return out
 
 
-def build_timeline(bot: Chatbot, query: str, k: int | None = None) -> Timeline:
+def build_timeline(bot: Chatbot, query: str, k: int | None = None, since: str | None = None,
+                   until: str | None = None) -> Timeline:
     """The timeline of the reports ``bot`` retrieves for ``query`` (``k`` passages; default
-    twice the bot's top_k, since a timeline wants every report, not the best few). Raises
-    ValueError for an empty or over-long query, as ``ask`` does."""
-    turn = bot._retrieve(query, None, k or 2 * bot.config.top_k, None)
+    twice the bot's top_k, since a timeline wants every report, not the best few), kept to
+    a publication period as ``ask`` keeps to one (``since``/``until``, or one the query
+    names). Raises ValueError for an empty or over-long query, or a malformed date."""
+    period = bot._period(query, since, until)
+    turn = bot._retrieve(query, None, k or 2 * bot.config.top_k, None, None, period)
     # The extractive answerer scores sentences; the generative one keeps an extractive one.
     scorer = bot.answerer if hasattr(bot.answerer, "score") else bot.answerer.selector
     scored = scorer.score(turn.query, turn.passages)
@@ -65,4 +72,4 @@ def build_timeline(bot: Chatbot, query: str, k: int | None = None) -> Timeline:
     entries = list(best.values())
     dated = sorted((e for e in entries if e.date), key=lambda e: (e.date, -e.score, e.source))
     undated = [e for e in entries if not e.date]
-    return Timeline(turn.question, dated, undated)
+    return Timeline(turn.question, dated, undated, period.said if period else None)

@@ -44,6 +44,20 @@ def test_rag_timeline_prints_json_or_dated_lines(story_bot, capsys):
     assert main(args) == 0
     out = capsys.readouterr().out
     assert out.index("2021-03-01") < out.index("2021-03-21") < out.index("Undated:")
+    # Kept to a period, as answers are: its reports only, the undated left out and counted.
+    assert main([*args, "--json", "--since", "2021-03-05", "--until", "2021-03-10"]) == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert {e["date"] for e in obj["dated"]} <= {"2021-03-05", "2021-03-06", "2021-03-08", "2021-03-10"}
+    assert obj["dated"] and obj["undated"] == [] and obj["period"]["undated_left_out"] == 2
+    assert main([*args, "--until", "2021-03-03"]) == 0
+    assert "(Only reports published any time to 2021-03-03; 2 undated reports left out.)" in capsys.readouterr().out
+
+
+def test_a_timeline_keeps_to_the_period_its_query_names(story_bot):
+    timeline = story_bot.timeline("What happened to the Marlow bridge before 6 March?", k=40)
+    assert timeline.period["asked"] == "before 6 March" and timeline.period["until"] == "2021-03-05"
+    assert [e.date for e in timeline.dated] == ["2021-03-01", "2021-03-02", "2021-03-03", "2021-03-05"]
+    assert timeline.undated == [] and story_bot.timeline("Marlow bridge collapse", k=40).period is None
 
 
 def test_an_empty_timeline_query_is_a_clear_error(story_bot):
@@ -75,6 +89,15 @@ def test_the_pages_timeline_lists_the_reports_in_order_escaped_on_desktop_and_ph
             page.locator("#timeline ol.tl li.tl-entry summary").first.click()  # its passage, a click away
             page.locator("#timeline details[open] blockquote.passage mark").first.wait_for()
             page.screenshot(path=str(OUT / f"timeline-{name}.png"), full_page=True)
+            if name == "desktop":  # the Settings' period holds for the timeline too
+                page.locator("#settings").get_by_text("Settings").click()
+                page.locator("#until textarea, #until input").first.fill("2021-03-05")
+                page.locator("#timeline-btn").click()
+                page.locator("#timeline .period-note").wait_for()
+                assert "any time to 2021-03-05" in page.locator("#timeline .period-note").inner_text()
+                dates = page.locator("#timeline ol.tl:not(.undated) .tl-date").all_inner_texts()
+                assert dates and max(dates) <= "2021-03-05"
+                assert page.locator("#timeline ol.undated li").count() == 0
             page.context.close()
     finally:
         demo.close()

@@ -164,7 +164,7 @@ def build_app(bot: Chatbot | ChatService, config: UIConfig | None = None) -> gr.
         delete.click(h["delete"], inputs=[conv, store], outputs=[*shown, trash, undo], **quick)
         undo.click(h["undo_delete"], inputs=[trash, store], outputs=[*shown, trash, undo], **quick)
         picker.input(h["switch"], inputs=[picker, conv, store], outputs=shown, **quick)
-        timeline_btn.click(h["timeline"], inputs=[question, conv], outputs=[timeline, notice],
+        timeline_btn.click(h["timeline"], inputs=[question, conv, since, until], outputs=[timeline, notice],
                            show_progress="minimal", **private)
         answerer.change(h["switch_answerer"], inputs=answerer, outputs=notice, **private)
         files.upload(h["upload"], inputs=[files, visitor], outputs=[notice, corpus, files, uploaded, visitor],

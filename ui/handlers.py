@@ -206,15 +206,15 @@ def make_handlers(service: ChatService) -> dict[str, Handler]:
                 notice(f"Restored “{clip(conversation.get('title') or 'Untitled', 60)}”.", "info"), False, None,
                 gr.update(visible=False))
 
-    def timeline(question: str, conversation: C.Conversation) -> tuple[Any, ...]:
+    def timeline(question: str, conversation: C.Conversation, since: str = "", until: str = "") -> tuple[Any, ...]:
         """Timeline: the reports on the question in the box (else the last one asked), in
-        publication order. Outputs: the timeline panel, notice."""
+        publication order, kept to the Settings' period. Outputs: the timeline panel, notice."""
         query = (question or "").strip() or next((t["question"] for t in reversed(conversation["turns"])), "")
         if not query:
             return gr.skip(), notice("Type a question or a few words about the story, then press Timeline.",
                                      "warning")
         try:
-            shown = service.timeline(query)
+            shown = service.timeline(query, (since or "").strip() or None, (until or "").strip() or None)
         except (ValueError, RagError) as exc:
             return gr.skip(), notice(str(exc))
         return gr.update(value=render_timeline(shown), visible=True), notice()

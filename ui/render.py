@@ -311,5 +311,7 @@ def render_timeline(timeline: Any) -> str:
         return f'<div class="timeline"><p>No report found on “{esc(timeline.query)}”.</p></div>'
     undated = (f'<h4>Undated</h4><ol class="tl undated">{"".join(entry(e) for e in timeline.undated)}</ol>'
                if timeline.undated else "")
-    return (f'<div class="timeline"><h4>Timeline: {esc(timeline.query)}</h4>'
+    period = (f'<div class="period-note">{esc(describe_period(timeline.period))}</div>'
+              if getattr(timeline, "period", None) else "")
+    return (f'<div class="timeline"><h4>Timeline: {esc(timeline.query)}</h4>{period}'
             f'<ol class="tl">{"".join(entry(e) for e in timeline.dated)}</ol>{undated}</div>')

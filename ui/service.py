@@ -147,10 +147,10 @@ class ChatService:
         with self._lock:
             return bot.ask(question, history, k, hybrid, since=since, until=until)
 
-    def timeline(self, query: str) -> Any:
+    def timeline(self, query: str, since: str | None = None, until: str | None = None) -> Any:
         """The reports on ``query`` in publication order (``Chatbot.timeline``)."""
         with self._lock:
-            return self.default_bot.timeline(query)
+            return self.default_bot.timeline(query, since=since, until=until)
 
     def stream(self, question: str, history: Sequence[Any] | None = None, k: int | None = None,
                answerer: str | None = None, hybrid: bool | None = None, since: str | None = None,
