@@ -41,6 +41,8 @@ Exclude = Callable[[Passage], bool]
 _DEEPEST = 32
 # Periods whose passages are kept at hand (each a sorted array of row ids).
 _PERIODS_KEPT = 16
+# A year to try a question's dates with, to learn whether it names a period at all.
+_ANY_YEAR = 2000
 
 
 def validate_question(question: object, max_chars: int) -> str:
@@ -212,8 +214,12 @@ class Chatbot:
         low, high = _iso_day(since, "since"), _iso_day(until, "until")
         if low and high and low > high:
             raise ValueError(f"the period is empty: since {low} is after until {high}")
+        # Most questions name no period: they never read the archive's dates (a million rows).
+        named = isinstance(question, str) and asked_period(question, _ANY_YEAR) is not None
+        if not low and not high and not named:
+            return None
         dates, undated = self._dates()
-        asked = asked_period(question, int(dates[-1][:4])) if dates and isinstance(question, str) else None
+        asked = asked_period(question, int(dates[-1][:4])) if dates and named else None
         if asked is not None and not _any_between(dates, asked.since, asked.until):
             none = {"since": asked.since, "until": asked.until, "asked": asked.phrase, "no_reports": True}
             return _Period(none, None) if not low and not high else self._period(None, since, until)
