@@ -149,5 +149,19 @@ def test_accounts_of_different_dates_come_newest_first_and_the_later_is_named(da
         assert metas[1].startswith("An earlier report") and dates[earlier] in metas[1]
         message.screenshot(path=str(OUT / f"dated-conflict-{later.removesuffix('.txt')}-later.png"))
         page.context.close()
+        if later == "absent.txt":  # and on a phone, the accounts one above the other
+            page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+            page.set_default_timeout(30_000)
+            page.goto(url)
+            page.wait_for_selector("#chat .chat-log")
+            page.locator("#question textarea").fill(QUESTION)
+            page.locator("#question textarea").press("Enter")
+            message = page.locator('#chat .msg.bot[data-complete="true"]').last
+            message.wait_for()
+            boxes = [a.bounding_box() for a in message.locator(".conflict .account").all()]
+            assert len(boxes) == 2 and boxes[0]["y"] + boxes[0]["height"] <= boxes[1]["y"] + 1  # stacked, later first
+            assert message.locator(".conflict .account-order").first.inner_text() == "The later report"
+            message.screenshot(path=str(OUT / "dated-conflict-phone.png"))
+            page.context.close()
     finally:
         demo.close()

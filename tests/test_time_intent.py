@@ -156,20 +156,21 @@ def test_the_page_says_which_report_a_latest_answer_comes_from(story, browser):
 
     demo, url = launch(story)
     try:
-        page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
-        page.set_default_timeout(30_000)
-        page.goto(url)
-        page.wait_for_selector("#chat .chat-log")
-        page.locator("#question textarea").fill("What is the latest death toll of the Marlow bridge collapse?")
-        page.locator("#question textarea").press("Enter")
-        message = page.locator('#chat .msg.bot[data-complete="true"]').last
-        message.wait_for()
-        assert "As of 17 March 2021 (the most recent report that answers this):" in message.inner_text()
-        assert message.locator("b.short-answer").inner_text() == "10"
-        assert page.locator("#sources details.source .src-date").first.inner_text() == "2021-03-17"
-        assert page.locator("#examples button").count() == 0  # those are about other articles
-        page.screenshot(path=str(OUT / "latest-answer.png"), full_page=True)
-        page.context.close()
+        for name, viewport in (("desktop", {"width": 1200, "height": 900}), ("phone", {"width": 390, "height": 844})):
+            page = browser.new_context(viewport=viewport).new_page()
+            page.set_default_timeout(30_000)
+            page.goto(url)
+            page.wait_for_selector("#chat .chat-log")
+            page.locator("#question textarea").fill("What is the latest death toll of the Marlow bridge collapse?")
+            page.locator("#question textarea").press("Enter")
+            message = page.locator('#chat .msg.bot[data-complete="true"]').last
+            message.wait_for()
+            assert "As of 17 March 2021 (the most recent report that answers this):" in message.inner_text()
+            assert message.locator("b.short-answer").inner_text() == "10"
+            assert page.locator("#sources details.source .src-date").first.inner_text() == "2021-03-17"
+            assert page.locator("#examples button").count() == 0  # those are about other articles
+            page.screenshot(path=str(OUT / f"latest-answer-{name}.png"), full_page=True)
+            page.context.close()
     finally:
         demo.close()
 
