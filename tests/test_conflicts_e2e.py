@@ -118,7 +118,7 @@ def dated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 def test_accounts_of_different_dates_come_newest_first_and_the_later_is_named(dated, capsys, browser):
     from rag.cli import main
 
-    from .ui_helpers import OUT
+    from .ui_helpers import OUT, PHONE, answer_on_page, open_page
 
     dated, later, earlier = dated
     dates = {d["source"]: d["date"] for d in dated.documents}
@@ -136,28 +136,16 @@ def test_accounts_of_different_dates_come_newest_first_and_the_later_is_named(da
     # The page puts the later account first and labels both.
     demo, url = launch(dated)
     try:
-        page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
-        page.set_default_timeout(30_000)
-        page.goto(url)
-        page.wait_for_selector("#chat .chat-log")
-        page.locator("#question textarea").fill(QUESTION)
-        page.locator("#question textarea").press("Enter")
-        message = page.locator('#chat .msg.bot[data-complete="true"]').last
-        message.wait_for()
+        page = open_page(browser, url)
+        message = answer_on_page(page, QUESTION)
         metas = message.locator(".conflict .account-meta").all_inner_texts()
         assert len(metas) == 2 and metas[0].startswith("The later report") and dates[later] in metas[0]
         assert metas[1].startswith("An earlier report") and dates[earlier] in metas[1]
         message.screenshot(path=str(OUT / f"dated-conflict-{later.removesuffix('.txt')}-later.png"))
         page.context.close()
         if later == "absent.txt":  # and on a phone, the accounts one above the other
-            page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
-            page.set_default_timeout(30_000)
-            page.goto(url)
-            page.wait_for_selector("#chat .chat-log")
-            page.locator("#question textarea").fill(QUESTION)
-            page.locator("#question textarea").press("Enter")
-            message = page.locator('#chat .msg.bot[data-complete="true"]').last
-            message.wait_for()
+            page = open_page(browser, url, PHONE)
+            message = answer_on_page(page, QUESTION)
             boxes = [a.bounding_box() for a in message.locator(".conflict .account").all()]
             assert len(boxes) == 2 and boxes[0]["y"] + boxes[0]["height"] <= boxes[1]["y"] + 1  # stacked, later first
             assert message.locator(".conflict .account-order").first.inner_text() == "The later report"

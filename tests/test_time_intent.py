@@ -152,19 +152,13 @@ def test_a_period_in_the_question_answers_only_from_reports_published_then(story
 
 @pytest.mark.integration
 def test_the_page_says_which_report_a_latest_answer_comes_from(story, browser):
-    from .ui_helpers import OUT, launch
+    from .ui_helpers import DESKTOP, OUT, PHONE, answer_on_page, launch, open_page
 
     demo, url = launch(story)
     try:
-        for name, viewport in (("desktop", {"width": 1200, "height": 900}), ("phone", {"width": 390, "height": 844})):
-            page = browser.new_context(viewport=viewport).new_page()
-            page.set_default_timeout(30_000)
-            page.goto(url)
-            page.wait_for_selector("#chat .chat-log")
-            page.locator("#question textarea").fill("What is the latest death toll of the Marlow bridge collapse?")
-            page.locator("#question textarea").press("Enter")
-            message = page.locator('#chat .msg.bot[data-complete="true"]').last
-            message.wait_for()
+        for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+            page = open_page(browser, url, viewport)
+            message = answer_on_page(page, "What is the latest death toll of the Marlow bridge collapse?")
             assert "As of 17 March 2021 (the most recent report that answers this):" in message.inner_text()
             assert message.locator("b.short-answer").inner_text() == "10"
             assert page.locator("#sources details.source .src-date").first.inner_text() == "2021-03-17"

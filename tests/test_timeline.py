@@ -68,18 +68,15 @@ def test_an_empty_timeline_query_is_a_clear_error(story_bot):
 def test_the_pages_timeline_lists_the_reports_in_order_escaped_on_desktop_and_phone(story_bot, browser):
     from ui.render import render_timeline
 
-    from .ui_helpers import OUT, launch
+    from .ui_helpers import OUT, PHONE, launch, open_page
 
     hostile = render_timeline(story_bot.timeline("Marlow bridge <script>alert(1)</script> collapse", k=40))
     assert "<script>" not in hostile and "&lt;script&gt;" in hostile
     demo, url = launch(story_bot)
     try:
         OUT.mkdir(parents=True, exist_ok=True)
-        for name, viewport in (("desktop", {"width": 1400, "height": 1000}), ("phone", {"width": 390, "height": 844})):
-            page = browser.new_context(viewport=viewport).new_page()
-            page.set_default_timeout(30_000)
-            page.goto(url)
-            page.wait_for_selector("#chat .chat-log")
+        for name, viewport in (("desktop", {"width": 1400, "height": 1000}), ("phone", PHONE)):
+            page = open_page(browser, url, viewport)
             page.locator("#question textarea").fill("What happened after the Marlow bridge collapse?")
             page.locator("#timeline-btn").click()
             page.locator("#timeline ol.tl li.tl-entry").first.wait_for()
@@ -132,14 +129,11 @@ def test_a_period_answers_only_from_reports_published_then_and_says_what_it_left
 
 
 def test_the_pages_settings_restrict_answers_to_a_period_and_the_answer_says_so(story_bot, browser):
-    from .ui_helpers import launch
+    from .ui_helpers import launch, open_page
 
     demo, url = launch(story_bot)
     try:
-        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-        page.set_default_timeout(30_000)
-        page.goto(url)
-        page.wait_for_selector("#chat .chat-log")
+        page = open_page(browser, url, {"width": 1400, "height": 1000})
         page.locator("#settings").get_by_text("Settings").click()
         page.locator("#since textarea, #since input").first.fill("2021-03-01")
         page.locator("#until textarea, #until input").first.fill("2021-03-03")

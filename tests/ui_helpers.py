@@ -49,6 +49,28 @@ def launch(bot: Any, visitors_dir: Path | None = None, **config: Any) -> tuple[A
     return demo, url
 
 
+DESKTOP = {"width": 1200, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def open_page(browser: Any, url: str, viewport: dict[str, int] = DESKTOP) -> Any:
+    """A new browser context's page on ``url``, the chat ready."""
+    page = browser.new_context(viewport=viewport).new_page()
+    page.set_default_timeout(30_000)
+    page.goto(url)
+    page.wait_for_selector("#chat .chat-log")
+    return page
+
+
+def answer_on_page(page: Any, question: str) -> Any:
+    """Type ``question``, submit it and return its answer's element, once complete."""
+    page.locator("#question textarea").fill(question)
+    page.locator("#question textarea").press("Enter")
+    message = page.locator('#chat .msg.bot[data-complete="true"]').last
+    message.wait_for()
+    return message
+
+
 def markers(text: str) -> set[int]:
     """The [n] markers of an answer text."""
     return {int(m) for m in re.findall(r"\[(\d+)\]", text)}
