@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -17,7 +16,7 @@ from index import BuildReport, Embedder, IndexStore, SentenceTransformerEmbedder
 from .answer.draft import Draft, compose
 from .answer.extractive import ExtractiveAnswerer
 from .answer.vocabulary import CorpusVocabulary
-from .answer.when import asked_period, time_intent
+from .answer.when import asked_period, time_intent, without_phrase
 from .config import RagConfig
 from .paths import DEFAULT_CORPUS, cache_root, default_index_dir
 from .records import Answer, Passage
@@ -125,7 +124,7 @@ class Chatbot:
 
     def _use(self, store: IndexStore, previous: Answerer | None = None) -> None:
         self.store = store
-        self._dated: tuple[list[str], int] | None = None
+        self._dated: tuple[str | None, int] | None = None  # the newest date, the undated count
         self._published: dict[tuple[str | None, str | None], np.ndarray] = {}
         # Read from the index as questions need it, and shared: the aliases and the answerer
         # both consult it.
@@ -218,9 +217,11 @@ class Chatbot:
         named = isinstance(question, str) and asked_period(question, _ANY_YEAR) is not None
         if not low and not high and not named:
             return None
-        dates, undated = self._dates()
-        asked = asked_period(question, int(dates[-1][:4])) if dates and named else None
-        if asked is not None and not _any_between(dates, asked.since, asked.until):
+        if self._dated is None:  # read once per index, not per question
+            self._dated = self.store.dates_summary()
+        newest, undated = self._dated
+        asked = asked_period(question, int(newest[:4])) if newest and named else None
+        if asked is not None and not len(self._rows(asked.since, asked.until)):
             none = {"since": asked.since, "until": asked.until, "asked": asked.phrase, "no_reports": True}
             return _Period(none, None) if not low and not high else self._period(None, since, until)
         if not low and not high and asked is None:
@@ -231,19 +232,16 @@ class Chatbot:
         said: dict[str, Any] = {"since": low, "until": high, "undated_left_out": undated}
         if asked is not None:
             said["asked"] = asked.phrase
-        if (low, high) not in self._published:  # the same period asked again needs no new look-up
+        return _Period(said, self._rows(low, high))
+
+    def _rows(self, low: str | None, high: str | None) -> np.ndarray:
+        """The passages of the reports published from ``low`` to ``high``; the same period
+        asked again needs no new look-up."""
+        if (low, high) not in self._published:
             if len(self._published) >= _PERIODS_KEPT:
                 self._published.pop(next(iter(self._published)))
             self._published[(low, high)] = self.store.rows_published(low, high)
-        return _Period(said, self._published[(low, high)])
-
-    def _dates(self) -> tuple[list[str], int]:
-        """The index's publication dates, sorted, and how many reports are undated (read once
-        per index, not per question)."""
-        if self._dated is None:
-            found = [date for _, _, date in self.store.documents()]
-            self._dated = (sorted(d for d in found if d), sum(d is None for d in found))
-        return self._dated
+        return self._published[(low, high)]
 
     def _retrieve(self, question: str, history: Sequence[Any] | None, k: int | None,
                   hybrid: bool | None, exclude: Exclude | None = None,
@@ -256,7 +254,7 @@ class Chatbot:
         started = time.perf_counter()
         question = validate_question(question, self.config.max_question_chars)
         query = self.aliases.rewrite(resolve_followup(question, normalise_history(history)))
-        if period_words and content_terms(without := _without(query, period_words)):
+        if period_words and content_terms(without := without_phrase(query, period_words)):
             query = without
         if not content_terms(query):
             raise ValueError("The question has no words to look for in the articles (only punctuation or words "
@@ -421,20 +419,6 @@ def _iso_day(value: str | None, name: str) -> str | None:
         return datetime.date.fromisoformat(str(value).strip()[:10]).isoformat()
     except ValueError:
         raise ValueError(f"{name} must be a date written YYYY-MM-DD, got {value!r}") from None
-
-
-def _without(query: str, words: str) -> str:
-    """``query`` with ``words`` cut out: "What was the toll in March?" -> "What was the toll?"."""
-    at = query.find(words)
-    if at < 0:
-        return query
-    return re.sub(r"\s+([?.!,])", r"\1", re.sub(r"\s{2,}", " ", query[:at] + query[at + len(words):])).strip()
-
-
-def _any_between(dates: list[str], low: str | None, high: str | None) -> bool:
-    """Some date of the sorted ``dates`` lies in [low, high] (None: open)."""
-    i = bisect.bisect_left(dates, low or "")
-    return i < len(dates) and (high is None or dates[i] <= high)
 
 
 def _interleave(rankings: list[list[Passage]]) -> list[Passage]:

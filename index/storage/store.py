@@ -238,6 +238,11 @@ class IndexStore:
                                     allowed)
         return (self.alive(found) if self.vectors.removed else found)[:n]
 
+    def dates_summary(self) -> tuple[str | None, int]:
+        """The newest report's date (None: none dated) and how many reports are undated."""
+        newest, undated = self.query("SELECT MAX(date), COUNT(*) - COUNT(date) FROM docs")[0]
+        return newest, int(undated or 0)
+
     def rows_published(self, since: str | None, until: str | None) -> np.ndarray:
         """The sorted row ids of the passages of reports published from ``since`` to ``until``
         (YYYY-MM-DD, inclusive; None: open), for searching only those (undated reports are

@@ -41,8 +41,18 @@ _TIME_WORDS = re.compile(r"\b(?:(?:the\s+)?(?:very\s+)?(?:latest|most recent(?:l
 def without_time_words(question: str) -> str:
     """``question`` as a report would answer it: "What is the latest death toll?" -> "What is
     the death toll?", "What did the first reports say?" -> "What did the reports say?"."""
-    plain = _TIME_WORDS.sub(lambda m: "the " if m.group(0).lower().startswith("the") else "", question)
-    return re.sub(r"\s+([?.!,])", r"\1", re.sub(r"\s{2,}", " ", plain)).strip()
+    return _tidy(_TIME_WORDS.sub(lambda m: "the " if m.group(0).lower().startswith("the") else "", question))
+
+
+def without_phrase(question: str, phrase: str) -> str:
+    """``question`` with ``phrase`` cut out: "What was the toll in March?" -> "What was the toll?"."""
+    at = question.find(phrase)
+    return question if at < 0 else _tidy(question[:at] + question[at + len(phrase):])
+
+
+def _tidy(text: str) -> str:
+    """Spaces left by cutting words out closed up, none before punctuation."""
+    return re.sub(r"\s+([?.!,])", r"\1", re.sub(r"\s{2,}", " ", text)).strip()
 
 
 # -- a period named in the question ------------------------------------------------------------
